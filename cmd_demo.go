@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"bytes"
+
+	"bothsides/digest"
+	"bothsides/sample"
+	"bothsides/subscribers"
+)
+
+var (
+	demoDB    string
+	demoServe bool
+)
+
+var cmdDemo = &command{
+	name:    "demo",
+	summary: "try it: sample stories and subscribers, today's edition into ./outbox/, then serve the pages",
+	help: `Creates a fresh demo database (bothsides-demo.db, separate from the default
+one) with sample stories dated to today and three subscribers, sends today's
+edition as .eml files into the outbox folder (no SMTP server needed unless
+--smtp is given), then serves the pages on --addr and prints the URLs to open.
+Stop it with Ctrl-C.`,
+	flags: func(fs *flag.FlagSet) {
+		serveFlags(fs)
+		fs.StringVar(&demoDB, "demo-db", "bothsides-demo.db", "the demo database file, recreated on every run")
+		fs.BoolVar(&demoServe, "serve", true, "serve the pages after sending (-serve=false to exit)")
+	},
+	run: runDemo,
+}
+
+// demoSubscribers are the demo's readers.
+var demoSubscribers = []struct{ email, name string }{
+	{"ana@example.com", "Ana"},
+	{"ben@example.org", "Ben"},
+	{"chidi@example.net", ""},
+}
+
+func runDemo(ctx context.Context, a *app, args []string) error {
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(demoDB + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	a.cfg.DB = demoDB
+	db, err := a.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	stories, err := digest.ParseImport(bytes.NewReader(sample.Stories))
+	if err != nil {
+		return fmt.Errorf("sample stories: %w", err)
+	}
+	shiftToToday(stories, a.now())
+	res, err := digest.NewStore(db).Import(ctx, stories)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "demo database %s: %s\n", demoDB, res)
+	subs := subscribers.NewStore(db)
+	for _, s := range demoSubscribers {
+		if _, err := subs.Add(ctx, s.email, s.name); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(a.stdout, "added %d subscribers\n", len(demoSubscribers))
+	p, err := a.editionParams("")
+	if err != nil {
+		return err
+	}
+	stats, err := a.sendEdition(ctx, p)
+	if err != nil {
+		return err
+	}
+	where := "SMTP"
+	if a.cfg.SMTP == "" {
+		where = a.cfg.Outbox + "/"
+	}
+	fmt.Fprintf(a.stdout, "sent edition %s: %d messages into %s\n", p.Date, stats.Sent, where)
+	if !demoServe {
+		return nil
+	}
+	ln, err := net.Listen("tcp", serveAddr)
+	if err != nil {
+		return err
+	}
+	signer, err := a.signer(ctx, db)
+	if err != nil {
+		return err
+	}
+	first, err := subs.FindByEmail(ctx, demoSubscribers[0].email)
+	if err != nil {
+		return err
+	}
+	base := strings.TrimRight(a.cfg.BaseURL, "/")
+	return a.serve(ctx, ln, "off", func() {
+		fmt.Fprintln(a.stdout, "\nOpen:")
+		fmt.Fprintf(a.stdout, "  today's edition   %s/editions/%s\n", base, p.Date)
+		fmt.Fprintf(a.stdout, "  past editions     %s/editions\n", base)
+		if len(stories) > 0 {
+			e, err := digest.NewStore(db).Edition(ctx, p.Date, p.Schedule)
+			if err == nil && len(e.Stories) > 0 {
+				fmt.Fprintf(a.stdout, "  top story         %s/stories/%s\n", base, e.Stories[0].ID)
+			}
+		}
+		fmt.Fprintf(a.stdout, "  unsubscribe (Ana) %s/unsubscribe/%s\n", base, signer.Token(subscribers.PurposeUnsubscribe, first.ID, time.Time{}))
+		fmt.Fprintf(a.stdout, "  preferences (Ana) %s/preferences/%s\n", base, signer.Token(subscribers.PurposePreferences, first.ID, time.Time{}))
+		fmt.Fprintf(a.stdout, "The mails are in %s; press Ctrl-C to stop.\n", where)
+	})
+}
+
+// shiftToToday moves every time in stories by one offset so that the newest
+// story was published half an hour before now.
+func shiftToToday(stories []digest.Story, now time.Time) {
+	var newest time.Time
+	for _, s := range stories {
+		if s.PublishedAt.After(newest) {
+			newest = s.PublishedAt
+		}
+	}
+	d := now.Add(-30 * time.Minute).Sub(newest).Truncate(time.Minute)
+	shift := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return t
+		}
+		return t.Add(d)
+	}
+	for i := range stories {
+		s := &stories[i]
+		s.PublishedAt = shift(s.PublishedAt)
+		s.UpdatedAt = shift(s.UpdatedAt)
+		for j := range s.Articles {
+			s.Articles[j].PublishedAt = shift(s.Articles[j].PublishedAt)
+		}
+	}
+}

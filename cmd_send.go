@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"bothsides/digest"
+	"bothsides/schedule"
+)
+
+var (
+	sendDate    string
+	previewDate string
+	previewText bool
+	storyCount  int
+)
+
+// editionParams returns which edition `send` and `preview` mean: without a
+// date, today's with its window ending now; with one, that date's with its
+// window ending at the date's scheduled time.
+func (a *app) editionParams(date string) (digest.AssembleParams, error) {
+	spec, err := schedule.Parse(schedule.DefaultSpec)
+	if err != nil {
+		return digest.AssembleParams{}, err
+	}
+	sel := digest.DefaultSelection
+	if storyCount > 0 {
+		sel.Count = storyCount
+	}
+	p := digest.AssembleParams{Schedule: digest.DefaultSchedule, Selection: sel}
+	if date == "" {
+		now := a.now()
+		p.Date = now.In(spec.Location).Format("2006-01-02")
+		p.WindowEnd = now
+		return p, nil
+	}
+	if _, err := parseDate(date); err != nil {
+		return p, err
+	}
+	at, ok := spec.OnDate(date)
+	if !ok {
+		return p, fmt.Errorf("schedule %q has no run on %s", spec.Raw, date)
+	}
+	p.Date, p.WindowEnd = date, at
+	return p, nil
+}
+
+var cmdPreview = &command{
+	name:    "preview",
+	summary: "print an edition's HTML (or its plain text) without sending it",
+	help: `Shows the stored edition for the date if it was already sent; otherwise
+assembles one from the stories in its window without storing it.`,
+	flags: func(fs *flag.FlagSet) {
+		fs.StringVar(&previewDate, "date", "", "edition date YYYY-MM-DD (default today, window ending now)")
+		fs.BoolVar(&previewText, "text", false, "print the plain-text part instead of the HTML")
+		fs.IntVar(&storyCount, "stories", 0, "number of top stories (default 5)")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		db, err := a.openDB(ctx)
+		if err != nil {
+			return err
+		}
+		p, err := a.editionParams(previewDate)
+		if err != nil {
+			return err
+		}
+		store := digest.NewStore(db)
+		e, err := store.Edition(ctx, p.Date, p.Schedule)
+		if errors.Is(err, digest.ErrNoEdition) {
+			e, err = store.Assemble(ctx, p)
+		}
+		if err != nil {
+			return err
+		}
+		r, err := a.renderer()
+		if err != nil {
+			return err
+		}
+		rendered, err := r.Render(e)
+		if err != nil {
+			return err
+		}
+		html, text := rendered.Personalize(digest.Personal{
+			Name:           "Reader",
+			Email:          "reader@example.com",
+			UnsubscribeURL: a.cfg.BaseURL + "/unsubscribe/preview",
+			PreferencesURL: a.cfg.BaseURL + "/preferences/preview",
+		})
+		if previewText {
+			_, err = a.stdout.Write(text)
+		} else {
+			_, err = a.stdout.Write(html)
+		}
+		return err
+	},
+}
+
+var cmdSend = &command{
+	name:    "send",
+	summary: "assemble an edition and mail it now to every active subscriber",
+	help: `Without --date the edition is today's and its window is the 24 hours before
+now; with --date it is that date's, its window ending at the scheduled time.
+Each subscriber is mailed at most once per edition: a repeated or interrupted
+send resumes from the delivery ledger.`,
+	flags: func(fs *flag.FlagSet) {
+		fs.StringVar(&sendDate, "date", "", "edition date YYYY-MM-DD (default today)")
+		fs.IntVar(&storyCount, "stories", 0, "number of top stories (default 5)")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		if err := a.checkBaseURL(); err != nil {
+			return err
+		}
+		p, err := a.editionParams(sendDate)
+		if err != nil {
+			return err
+		}
+		stats, err := a.sendEdition(ctx, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "edition %s: %d sent, %d failed, %d skipped\n", p.Date, stats.Sent, stats.Failed, stats.Skipped)
+		if stats.Failed > 0 {
+			return fmt.Errorf("%d deliveries failed; see 'bothsides editions show %s'", stats.Failed, p.Date)
+		}
+		return nil
+	},
+}
+
+// sendEdition opens (assembling if needed) and sends one edition.
+func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.Stats, error) {
+	db, err := a.openDB(ctx)
+	if err != nil {
+		return digest.Stats{}, err
+	}
+	e, err := digest.NewStore(db).Open(ctx, p)
+	if err != nil {
+		return digest.Stats{}, err
+	}
+	r, err := a.renderer()
+	if err != nil {
+		return digest.Stats{}, err
+	}
+	signer, err := a.signer(ctx, db)
+	if err != nil {
+		return digest.Stats{}, err
+	}
+	m, where, err := a.mailer()
+	if err != nil {
+		return digest.Stats{}, err
+	}
+	defer m.Close()
+	a.log.Info("sending edition", "date", e.Date, "stories", len(e.Stories), "via", where)
+	sender := digest.NewSender(digest.SenderConfig{
+		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, BaseURL: a.cfg.BaseURL, Logger: a.log,
+	}, db, r, signer, m)
+	return sender.Send(ctx, e)
+}
+
+var cmdEditionsList = &command{
+	name:    "editions list",
+	summary: "list editions with their delivery counts",
+	run: func(ctx context.Context, a *app, args []string) error {
+		db, err := a.openDB(ctx)
+		if err != nil {
+			return err
+		}
+		list, err := digest.NewStore(db).Editions(ctx, 100)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			st, err := digest.LedgerStats(ctx, db.R, e.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%d stories\t%d sent, %d failed, %d pending, %d skipped\n",
+				e.Date, e.Schedule, e.Status, len(e.Stories), st.Sent, st.Failed, st.Pending(), st.Skipped)
+		}
+		return nil
+	},
+}
+
+var showSchedule string
+
+var cmdEditionsShow = &command{
+	name:    "editions show",
+	args:    "DATE",
+	summary: "show one edition: its stories, ledger counts and failures",
+	flags: func(fs *flag.FlagSet) {
+		fs.StringVar(&showSchedule, "schedule", digest.DefaultSchedule, "schedule name of the edition")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%w: editions show takes one DATE", errUsage)
+		}
+		if _, err := parseDate(args[0]); err != nil {
+			return err
+		}
+		db, err := a.openDB(ctx)
+		if err != nil {
+			return err
+		}
+		e, err := digest.NewStore(db).Edition(ctx, args[0], showSchedule)
+		if err != nil {
+			return err
+		}
+		st, err := digest.LedgerStats(ctx, db.R, e.ID)
+		if err != nil {
+			return err
+		}
+		w := a.stdout
+		fmt.Fprintf(w, "edition %s (%s): %s\n", e.Date, e.Schedule, e.Status)
+		fmt.Fprintf(w, "window %s to %s\n", e.WindowStart.Format(time.RFC3339), e.WindowEnd.Format(time.RFC3339))
+		fmt.Fprintf(w, "deliveries: %d total, %d sent, %d failed, %d queued, %d retry, %d in flight, %d skipped\n",
+			st.Total, st.Sent, st.Failed, st.Queued, st.Retry, st.Sending, st.Skipped)
+		fmt.Fprintln(w, "stories:")
+		for i, s := range e.Stories {
+			fmt.Fprintf(w, "  %d. %s (%s)\n", i+1, s.Title, s.ID)
+		}
+		for _, b := range e.Blindspots {
+			fmt.Fprintf(w, "  blindspot for the %s: %s (%s)\n", b.For, b.Story.Title, b.Story.ID)
+		}
+		fails, err := digest.Failures(ctx, db.R, e.ID, 100)
+		if err != nil {
+			return err
+		}
+		if len(fails) > 0 {
+			fmt.Fprintln(w, "failures:")
+			for _, f := range fails {
+				fmt.Fprintf(w, "  %s\t%d attempts\t%s\n", f.Email, f.Attempts, f.LastReply)
+			}
+		}
+		return nil
+	},
+}

@@ -1,0 +1,57 @@
+package mailer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Outbox writes each message as an .eml file into a folder instead of
+// sending it: what `bothsides send` does when no SMTP URL is set.
+type Outbox struct {
+	Dir string
+}
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._@-]+`)
+
+// Send writes m to DIR/<message-id>.eml, atomically.
+func (o *Outbox) Send(ctx context.Context, m *Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if m.MessageID == "" {
+		m.MessageID = NewMessageID(m.From)
+	}
+	msg, err := Build(m)
+	if err != nil {
+		return &Error{Permanent: true, Err: err}
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	name := unsafeName.ReplaceAllString(strings.SplitN(m.To, "@", 2)[0], "_") + "-" +
+		unsafeName.ReplaceAllString(m.MessageID, "_") + ".eml"
+	tmp, err := os.CreateTemp(o.Dir, ".tmp-*.eml")
+	if err != nil {
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	if _, err := msg.WriteTo(tmp); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return &Error{Err: fmt.Errorf("outbox: write %s: %w", name, err)}
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(o.Dir, name)); err != nil {
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	return nil
+}
+
+// Close does nothing; it makes Outbox a drop-in for SMTP.
+func (o *Outbox) Close() error { return nil }

@@ -1,0 +1,141 @@
+// Package web serves bothsides over HTTP: the subscriber pages behind the
+// links in every mail (unsubscribe, preferences) and the public archive of
+// editions and stories.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"bothsides/digest"
+	"bothsides/sqlite"
+	"bothsides/subscribers"
+	"bothsides/templates"
+)
+
+// Config configures the web server.
+type Config struct {
+	BaseURL string
+	Logger  *slog.Logger
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	cfg      Config
+	db       *sqlite.DB
+	stories  *digest.Store
+	subs     *subscribers.Store
+	signer   *subscribers.Signer
+	renderer *digest.Renderer
+	pages    map[string]*template.Template
+}
+
+var pageFuncs = template.FuncMap{
+	"join":  strings.Join,
+	"upper": strings.ToUpper,
+}
+
+// New parses the page templates and returns a server.
+func New(cfg Config, db *sqlite.DB, stories *digest.Store, subs *subscribers.Store, signer *subscribers.Signer, r *digest.Renderer) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	s := &Server{cfg: cfg, db: db, stories: stories, subs: subs, signer: signer, renderer: r, pages: map[string]*template.Template{}}
+	for _, name := range []string{"unsubscribe", "message", "editions", "story", "preferences"} {
+		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templates.FS, "web/layout.html", "web/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	return s, nil
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/editions", http.StatusFound)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
+	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+	mux.HandleFunc("GET /preferences/{token}", s.preferencesPage)
+	mux.HandleFunc("GET /editions", s.editionsPage)
+	mux.HandleFunc("GET /editions/{date}", s.editionPage)
+	mux.HandleFunc("GET /stories/{id}", s.storyPage)
+	return securityHeaders(mux)
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// render writes a page with status code.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, page string, data any) {
+	t, ok := s.pages[page]
+	if !ok {
+		s.error(w, r, fmt.Errorf("no page %q", page))
+		return
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		s.error(w, r, fmt.Errorf("render %s: %w", page, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	fmt.Fprint(w, b.String())
+}
+
+type message struct {
+	Heading, Text string
+	Error         bool
+}
+
+// error maps an error to a status and a page that leaks no internals.
+func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := http.StatusInternalServerError, message{Heading: "Internal error", Text: "Something went wrong on our side. Please try again later.", Error: true}
+	switch {
+	case errors.Is(err, subscribers.ErrInvalidToken):
+		code, msg = http.StatusBadRequest, message{Heading: "This link is not valid", Text: "The link is broken, was changed, or has expired. Use the link from your most recent email.", Error: true}
+	case errors.Is(err, subscribers.ErrNotFound):
+		code, msg = http.StatusNotFound, message{Heading: "Subscriber not found", Text: "This link belongs to an address that is no longer on our list.", Error: true}
+	case errors.Is(err, digest.ErrStoryNotFound):
+		code, msg = http.StatusNotFound, message{Heading: "Story not found", Text: "There is no story at this address.", Error: true}
+	case errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound):
+		code, msg = http.StatusNotFound, message{Heading: "Not found", Text: "There is nothing at this address.", Error: true}
+	default:
+		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	t := s.pages["message"]
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	t.Execute(w, msg)
+}
+
+var errNotFound = errors.New("not found")
+
+func (s *Server) now() time.Time { return s.db.Now() }
