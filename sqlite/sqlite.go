@@ -131,9 +131,9 @@ func migrations() ([]migration, error) {
 		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %q: expected version %d", m.name, i+1)
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %q and %q share version %d", ms[i-1].name, ms[i].name, ms[i].version)
 		}
 	}
 	return ms, nil
@@ -142,7 +142,10 @@ func migrations() ([]migration, error) {
 // SchemaVersion is the newest migration this binary carries.
 func SchemaVersion() int {
 	ms, _ := migrations()
-	return len(ms)
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -156,15 +159,36 @@ func (db *DB) migrate(ctx context.Context) error {
 		applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	var current int
-	if err := db.W.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	applied := map[int]bool{}
+	newest := 0
+	rows, err := db.W.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if current > len(ms) {
-		return fmt.Errorf("%w: %s is at version %d, this binary knows up to %d; upgrade bothsides or restore a backup",
-			ErrSchemaTooNew, db.Path, current, len(ms))
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		applied[v] = true
+		newest = max(newest, v)
 	}
-	for _, m := range ms[current:] {
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	known := SchemaVersion()
+	if newest > known {
+		return fmt.Errorf("%w: %s is at version %d, this binary knows up to %d; upgrade bothsides or restore a backup",
+			ErrSchemaTooNew, db.Path, newest, known)
+	}
+	// Migrations are applied in version order, each in its own transaction;
+	// a version already applied is skipped.
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
