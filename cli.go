@@ -50,6 +50,40 @@ type app struct {
 	now    func() time.Time
 
 	db *sqlite.DB
+	// fs holds the running command's parsed flags; read them with the
+	// flag* getters so that no flag value lives in a package variable.
+	fs *flag.FlagSet
+}
+
+func (a *app) flagValue(name string) any {
+	f := a.fs.Lookup(name)
+	if f == nil {
+		panic("bothsides: no flag -" + name + " registered for this command")
+	}
+	return f.Value.(flag.Getter).Get()
+}
+
+// flagString returns the value of the running command's string flag.
+func (a *app) flagString(name string) string { return a.flagValue(name).(string) }
+
+// flagInt returns the value of the running command's int flag.
+func (a *app) flagInt(name string) int { return a.flagValue(name).(int) }
+
+// flagBool returns the value of the running command's bool flag.
+func (a *app) flagBool(name string) bool { return a.flagValue(name).(bool) }
+
+// flagDuration returns the value of the running command's duration flag.
+func (a *app) flagDuration(name string) time.Duration { return a.flagValue(name).(time.Duration) }
+
+// flagSet reports whether the flag was given on the command line.
+func (a *app) flagSet(name string) bool {
+	set := false
+	a.fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
 }
 
 type command struct {
@@ -147,6 +181,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		level = slog.LevelDebug
 	}
 	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	a.fs = fs
 	defer a.close()
 	return cmd.run(ctx, a, fs.Args())
 }

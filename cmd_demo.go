@@ -17,11 +17,6 @@ import (
 	"bothsides/subscribers"
 )
 
-var (
-	demoDB    string
-	demoServe bool
-)
-
 var cmdDemo = &command{
 	name:    "demo",
 	summary: "try it: sample stories and subscribers, today's edition into ./outbox/, then serve the pages",
@@ -32,8 +27,8 @@ edition as .eml files into the outbox folder (no SMTP server needed unless
 Stop it with Ctrl-C.`,
 	flags: func(fs *flag.FlagSet) {
 		serveFlags(fs)
-		fs.StringVar(&demoDB, "demo-db", "bothsides-demo.db", "the demo database file, recreated on every run")
-		fs.BoolVar(&demoServe, "serve", true, "serve the pages after sending (-serve=false to exit)")
+		fs.String("demo-db", "bothsides-demo.db", "the demo database file, recreated on every run")
+		fs.Bool("serve", true, "serve the pages after sending (-serve=false to exit)")
 	},
 	run: runDemo,
 }
@@ -46,6 +41,7 @@ var demoSubscribers = []struct{ email, name string }{
 }
 
 func runDemo(ctx context.Context, a *app, args []string) error {
+	demoDB := a.flagString("demo-db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(demoDB + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -73,7 +69,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	fmt.Fprintf(a.stdout, "added %d subscribers\n", len(demoSubscribers))
-	p, err := a.editionParams("")
+	p, err := a.editionParams("", 0)
 	if err != nil {
 		return err
 	}
@@ -86,10 +82,10 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		where = a.cfg.Outbox + "/"
 	}
 	fmt.Fprintf(a.stdout, "sent edition %s: %d messages into %s\n", p.Date, stats.Sent, where)
-	if !demoServe {
+	if !a.flagBool("serve") {
 		return nil
 	}
-	ln, err := net.Listen("tcp", serveAddr)
+	ln, err := net.Listen("tcp", a.serveAddr())
 	if err != nil {
 		return err
 	}

@@ -11,17 +11,10 @@ import (
 	"bothsides/schedule"
 )
 
-var (
-	sendDate    string
-	previewDate string
-	previewText bool
-	storyCount  int
-)
-
 // editionParams returns which edition `send` and `preview` mean: without a
 // date, today's with its window ending now; with one, that date's with its
 // window ending at the date's scheduled time.
-func (a *app) editionParams(date string) (digest.AssembleParams, error) {
+func (a *app) editionParams(date string, storyCount int) (digest.AssembleParams, error) {
 	spec, err := schedule.Parse(schedule.DefaultSpec)
 	if err != nil {
 		return digest.AssembleParams{}, err
@@ -54,16 +47,16 @@ var cmdPreview = &command{
 	help: `Shows the stored edition for the date if it was already sent; otherwise
 assembles one from the stories in its window without storing it.`,
 	flags: func(fs *flag.FlagSet) {
-		fs.StringVar(&previewDate, "date", "", "edition date YYYY-MM-DD (default today, window ending now)")
-		fs.BoolVar(&previewText, "text", false, "print the plain-text part instead of the HTML")
-		fs.IntVar(&storyCount, "stories", 0, "number of top stories (default 5)")
+		fs.String("date", "", "edition date YYYY-MM-DD (default today, window ending now)")
+		fs.Bool("text", false, "print the plain-text part instead of the HTML")
+		fs.Int("stories", 0, "number of top stories (default 5)")
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		db, err := a.openDB(ctx)
 		if err != nil {
 			return err
 		}
-		p, err := a.editionParams(previewDate)
+		p, err := a.editionParams(a.flagString("date"), a.flagInt("stories"))
 		if err != nil {
 			return err
 		}
@@ -89,7 +82,7 @@ assembles one from the stories in its window without storing it.`,
 			UnsubscribeURL: a.cfg.BaseURL + "/unsubscribe/preview",
 			PreferencesURL: a.cfg.BaseURL + "/preferences/preview",
 		})
-		if previewText {
+		if a.flagBool("text") {
 			_, err = a.stdout.Write(text)
 		} else {
 			_, err = a.stdout.Write(html)
@@ -106,14 +99,14 @@ now; with --date it is that date's, its window ending at the scheduled time.
 Each subscriber is mailed at most once per edition: a repeated or interrupted
 send resumes from the delivery ledger.`,
 	flags: func(fs *flag.FlagSet) {
-		fs.StringVar(&sendDate, "date", "", "edition date YYYY-MM-DD (default today)")
-		fs.IntVar(&storyCount, "stories", 0, "number of top stories (default 5)")
+		fs.String("date", "", "edition date YYYY-MM-DD (default today)")
+		fs.Int("stories", 0, "number of top stories (default 5)")
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		if err := a.checkBaseURL(); err != nil {
 			return err
 		}
-		p, err := a.editionParams(sendDate)
+		p, err := a.editionParams(a.flagString("date"), a.flagInt("stories"))
 		if err != nil {
 			return err
 		}
@@ -183,14 +176,12 @@ var cmdEditionsList = &command{
 	},
 }
 
-var showSchedule string
-
 var cmdEditionsShow = &command{
 	name:    "editions show",
 	args:    "DATE",
 	summary: "show one edition: its stories, ledger counts and failures",
 	flags: func(fs *flag.FlagSet) {
-		fs.StringVar(&showSchedule, "schedule", digest.DefaultSchedule, "schedule name of the edition")
+		fs.String("schedule", digest.DefaultSchedule, "schedule name of the edition")
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		if len(args) != 1 {
@@ -203,7 +194,7 @@ var cmdEditionsShow = &command{
 		if err != nil {
 			return err
 		}
-		e, err := digest.NewStore(db).Edition(ctx, args[0], showSchedule)
+		e, err := digest.NewStore(db).Edition(ctx, args[0], a.flagString("schedule"))
 		if err != nil {
 			return err
 		}

@@ -16,14 +16,9 @@ import (
 	"bothsides/web"
 )
 
-var (
-	serveAddr     string
-	serveSchedule string
-)
-
 func serveFlags(fs *flag.FlagSet) {
-	fs.StringVar(&serveAddr, "addr", "127.0.0.1:8080", "address to listen on (env BOTHSIDES_ADDR)")
-	fs.StringVar(&serveSchedule, "schedule", schedule.DefaultSpec, "cron spec of the daily send, with its time zone (env BOTHSIDES_SCHEDULE); 'off' disables it")
+	fs.String("addr", "127.0.0.1:8080", "address to listen on (env BOTHSIDES_ADDR)")
+	fs.String("schedule", schedule.DefaultSpec, "cron spec of the daily send, with its time zone (env BOTHSIDES_SCHEDULE); 'off' disables it")
 }
 
 var cmdServe = &command{
@@ -35,18 +30,24 @@ SIGTERM it stops taking requests, finishes what is in flight, closes the
 database and exits with status 0.`,
 	flags: serveFlags,
 	run: func(ctx context.Context, a *app, args []string) error {
-		if v := a.getenv("BOTHSIDES_ADDR"); v != "" && serveAddr == "127.0.0.1:8080" {
-			serveAddr = v
-		}
-		if v := a.getenv("BOTHSIDES_SCHEDULE"); v != "" && serveSchedule == schedule.DefaultSpec {
-			serveSchedule = v
-		}
-		ln, err := net.Listen("tcp", serveAddr)
+		ln, err := net.Listen("tcp", a.serveAddr())
 		if err != nil {
 			return err
 		}
-		return a.serve(ctx, ln, serveSchedule, nil)
+		spec := a.flagString("schedule")
+		if v := a.getenv("BOTHSIDES_SCHEDULE"); v != "" && !a.flagSet("schedule") {
+			spec = v
+		}
+		return a.serve(ctx, ln, spec, nil)
 	},
+}
+
+// serveAddr is --addr, else BOTHSIDES_ADDR, else the default.
+func (a *app) serveAddr() string {
+	if v := a.getenv("BOTHSIDES_ADDR"); v != "" && !a.flagSet("addr") {
+		return v
+	}
+	return a.flagString("addr")
 }
 
 // serve runs the HTTP server on ln and, unless spec is "off", the scheduler,
@@ -101,7 +102,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		err = runner.Add(sp, func(at time.Time) {
 			sends.Add(1)
 			defer sends.Done()
-			p, err := a.editionParams("")
+			p, err := a.editionParams("", 0)
 			if err != nil {
 				a.log.Error("scheduled send", "err", err)
 				return

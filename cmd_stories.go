@@ -58,20 +58,18 @@ format.`,
 	},
 }
 
-var storiesLimit int
-
 var cmdStoriesList = &command{
 	name:    "stories list",
 	summary: "list the most recent stories with their coverage",
 	flags: func(fs *flag.FlagSet) {
-		fs.IntVar(&storiesLimit, "n", 50, "how many stories")
+		fs.Int("n", 50, "how many stories")
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		db, err := a.openDB(ctx)
 		if err != nil {
 			return err
 		}
-		list, err := digest.NewStore(db).List(ctx, storiesLimit)
+		list, err := digest.NewStore(db).List(ctx, a.flagInt("n"))
 		if err != nil {
 			return err
 		}

@@ -8,14 +8,12 @@ import (
 	"bothsides/subscribers"
 )
 
-var subscriberName string
-
 var cmdSubscribersAdd = &command{
 	name:    "subscribers add",
 	args:    "EMAIL",
 	summary: "add an active subscriber",
 	flags: func(fs *flag.FlagSet) {
-		fs.StringVar(&subscriberName, "name", "", "the subscriber's name, used in the greeting")
+		fs.String("name", "", "the subscriber's name, used in the greeting")
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		if len(args) != 1 {
@@ -25,7 +23,7 @@ var cmdSubscribersAdd = &command{
 		if err != nil {
 			return err
 		}
-		sub, err := subscribers.NewStore(db).Add(ctx, args[0], subscriberName)
+		sub, err := subscribers.NewStore(db).Add(ctx, args[0], a.flagString("name"))
 		if err != nil {
 			return err
 		}
