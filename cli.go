@@ -141,7 +141,12 @@ func init() {
 
 // run is the whole program, with its streams and environment injected.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
-	a := newApp(stdin, stdout, stderr, getenv)
+	return newApp(stdin, stdout, stderr, getenv).main(ctx, args)
+}
+
+// main parses args and runs the command they name.
+func (a *app) main(ctx context.Context, args []string) error {
+	stderr := a.stderr
 	// Global flags may also come before the command.
 	gfs := flag.NewFlagSet("bothsides", flag.ContinueOnError)
 	gfs.SetOutput(stderr)

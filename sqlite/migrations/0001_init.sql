@@ -44,7 +44,7 @@ CREATE TABLE faqs (
 
 CREATE TABLE subscribers (
 	id             INTEGER PRIMARY KEY,
-	email          TEXT NOT NULL UNIQUE,
+	email          TEXT NOT NULL UNIQUE COLLATE NOCASE,
 	name           TEXT NOT NULL DEFAULT '',
 	status         TEXT NOT NULL DEFAULT 'active'
 	               CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')),
