@@ -41,6 +41,33 @@ func (a *app) editionParams(date string, storyCount int) (digest.AssembleParams,
 	return p, nil
 }
 
+// selectionFlags registers the flags of send and preview that shape which
+// stories an edition gets.
+func selectionFlags(fs *flag.FlagSet) {
+	fs.Int("stories", 0, "number of top stories (default 5)")
+	fs.Float64("minutes", digest.DefaultSelection.ReadingMinutes, "reading-time budget in minutes: lower-ranked stories are dropped to fit; 0 for no limit")
+	fs.String("blindspot", digest.DefaultBlindspotRule.String(), "blindspot rule MIN_SOURCES,MINORITY%,MAJORITY%: at least MIN_SOURCES rated sources, one side at most MINORITY% of them, the other at least MAJORITY%")
+}
+
+// applySelectionFlags sets p's reading-time budget and blindspot rule from
+// the flags of selectionFlags.
+func (a *app) applySelectionFlags(p *digest.AssembleParams) error {
+	switch m := a.flagValue("minutes").(float64); {
+	case m < 0:
+		return fmt.Errorf("%w: --minutes %v: must be 0 (no limit) or more", errUsage, m)
+	case m == 0:
+		p.Selection.ReadingMinutes = -1
+	default:
+		p.Selection.ReadingMinutes = m
+	}
+	rule, err := digest.ParseBlindspotRule(a.flagString("blindspot"))
+	if err != nil {
+		return fmt.Errorf("%w: --blindspot: %v", errUsage, err)
+	}
+	p.Selection.Rule = rule
+	return nil
+}
+
 var cmdPreview = &command{
 	name:    "preview",
 	summary: "print an edition's HTML (or its plain text) without sending it",
@@ -49,7 +76,7 @@ assembles one from the stories in its window without storing it.`,
 	flags: func(fs *flag.FlagSet) {
 		fs.String("date", "", "edition date YYYY-MM-DD (default today, window ending now)")
 		fs.Bool("text", false, "print the plain-text part instead of the HTML")
-		fs.Int("stories", 0, "number of top stories (default 5)")
+		selectionFlags(fs)
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		db, err := a.openDB(ctx)
@@ -58,6 +85,9 @@ assembles one from the stories in its window without storing it.`,
 		}
 		p, err := a.editionParams(a.flagString("date"), a.flagInt("stories"))
 		if err != nil {
+			return err
+		}
+		if err := a.applySelectionFlags(&p); err != nil {
 			return err
 		}
 		store := digest.NewStore(db)
@@ -100,7 +130,7 @@ Each subscriber is mailed at most once per edition: a repeated or interrupted
 send resumes from the delivery ledger.`,
 	flags: func(fs *flag.FlagSet) {
 		fs.String("date", "", "edition date YYYY-MM-DD (default today)")
-		fs.Int("stories", 0, "number of top stories (default 5)")
+		selectionFlags(fs)
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		if err := a.checkBaseURL(); err != nil {
@@ -108,6 +138,9 @@ send resumes from the delivery ledger.`,
 		}
 		p, err := a.editionParams(a.flagString("date"), a.flagInt("stories"))
 		if err != nil {
+			return err
+		}
+		if err := a.applySelectionFlags(&p); err != nil {
 			return err
 		}
 		stats, err := a.sendEdition(ctx, p)
