@@ -136,6 +136,7 @@ func init() {
 		cmdHelp, cmdDemo, cmdStoriesImport, cmdStoriesList,
 		cmdSubscribersAdd, cmdSubscribersList,
 		cmdPreview, cmdSend, cmdEditionsList, cmdEditionsShow, cmdServe,
+		cmdReportsList, cmdReportsResolve,
 	}
 }
 

@@ -93,7 +93,7 @@ func TestImportCommand(t *testing.T) {
 	c := newCLI(t)
 	at := testsupport.Epoch.Add(-time.Hour)
 	out := c.must(importFile(t, story("a", "Story A", at, "left", "center"), story("b", "Story B", at, "right")), "stories", "import", "-")
-	if got, want := strings.TrimSpace(out), "imported 2 stories (2 new, 0 updated), 3 articles"; got != want {
+	if got, want := strings.TrimSpace(out), "imported 2 stories (2 new, 0 changed, 0 unchanged), 3 articles"; got != want {
 		t.Fatalf("stdout=%q, want %q", got, want)
 	}
 
@@ -118,7 +118,7 @@ func TestImportCommand(t *testing.T) {
 
 	// Re-import replaces.
 	out = c.must(importFile(t, changed), "stories", "import", "-")
-	if got, want := strings.TrimSpace(out), "imported 1 stories (0 new, 1 updated), 1 articles"; got != want {
+	if got, want := strings.TrimSpace(out), "imported 1 stories (0 new, 1 changed, 0 unchanged), 1 articles"; got != want {
 		t.Fatalf("stdout=%q, want %q", got, want)
 	}
 }

@@ -245,7 +245,8 @@ func (v *validator) time(o object, parent, key string, required bool) time.Time 
 		v.add(field, fmt.Sprintf("%q is not an RFC 3339 time such as 2026-11-27T06:30:00Z", s))
 		return time.Time{}
 	}
-	return t.UTC()
+	// Times are stored to the second; keep what is compared the same.
+	return t.UTC().Truncate(time.Second)
 }
 
 func (v *validator) strings(o object, key string, maxItems, maxRunes int) []string {

@@ -184,7 +184,7 @@ func TestStore_Import(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := res.String(), "imported 2 stories (2 new, 0 updated), 6 articles"; got != want {
+		if got, want := res.String(), "imported 2 stories (2 new, 0 changed, 0 unchanged), 6 articles"; got != want {
 			t.Fatalf("result=%q, want %q", got, want)
 		}
 		got, err := store.Story(ctx, "one")
@@ -215,7 +215,7 @@ func TestStore_Import(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := res.String(), "imported 2 stories (1 new, 1 updated), 4 articles"; got != want {
+		if got, want := res.String(), "imported 2 stories (1 new, 1 changed, 0 unchanged), 4 articles"; got != want {
 			t.Fatalf("result=%q, want %q", got, want)
 		}
 		if got, want := count(t, db), [3]int{3, 7, 2}; got != want {

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"bothsides/sqlite"
 )
 
-// ErrStoryNotFound is returned when no story has the asked id.
+// ErrStoryNotFound is returned when no story (or story version) has the asked id.
 var ErrStoryNotFound = errors.New("story not found")
 
 // Store loads and saves stories.
@@ -22,72 +23,60 @@ type Store struct {
 // NewStore returns a story store on db.
 func NewStore(db *sqlite.DB) *Store { return &Store{db: db} }
 
+// queryer is what both the read pool and a write transaction offer.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // ImportResult says what an import changed.
 type ImportResult struct {
-	New, Updated, Articles int
+	New       int // stories seen for the first time
+	Changed   int // existing stories whose content changed: each got a new version
+	Unchanged int // existing stories imported again as they were
+	Articles  int // articles in the file
 }
 
 func (r ImportResult) String() string {
-	return fmt.Sprintf("imported %d stories (%d new, %d updated), %d articles",
-		r.New+r.Updated, r.New, r.Updated, r.Articles)
+	return fmt.Sprintf("imported %d stories (%d new, %d changed, %d unchanged), %d articles",
+		r.New+r.Changed+r.Unchanged, r.New, r.Changed, r.Unchanged, r.Articles)
 }
 
-// Import saves stories in one transaction: a story whose id exists is
-// replaced with its articles and FAQ. Either every story is saved or none.
+// Import saves stories in one transaction: either every story is saved or
+// none. A story whose id exists and whose content differs gets a new version
+// (the previous one is kept); an identical re-import changes nothing.
 func (s *Store) Import(ctx context.Context, stories []Story) (ImportResult, error) {
 	var res ImportResult
-	now := sqlite.Time(s.db.Now())
+	now := s.db.Now()
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for i := range stories {
-			st := &stories[i]
-			var exists int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM stories WHERE id = ?`, st.ID).Scan(&exists); err != nil {
-				return fmt.Errorf("look up story %q: %w", st.ID, err)
-			}
-			if exists > 0 {
-				res.Updated++
-			} else {
+			st := stories[i]
+			res.Articles += len(st.Articles)
+			old, err := loadStory(ctx, tx, st.ID)
+			switch {
+			case errors.Is(err, ErrStoryNotFound):
+				st.Version = 1
 				res.New++
-			}
-			topics, _ := json.Marshal(nonNil(st.Topics))
-			overview, _ := json.Marshal(nonNil(st.Overview))
-			// Replacing in place keeps the row id stable; articles and FAQ
-			// are rewritten below.
-			_, err := tx.ExecContext(ctx, `INSERT INTO stories
-				(id, title, summary, published_at, updated_at, topics, overview,
-				 framing_left, framing_center, framing_right, imported_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (id) DO UPDATE SET
-				 title = excluded.title, summary = excluded.summary,
-				 published_at = excluded.published_at, updated_at = excluded.updated_at,
-				 topics = excluded.topics, overview = excluded.overview,
-				 framing_left = excluded.framing_left, framing_center = excluded.framing_center,
-				 framing_right = excluded.framing_right, imported_at = excluded.imported_at`,
-				st.ID, st.Title, st.Summary, sqlite.Time(st.PublishedAt), sqlite.NullTime(st.UpdatedAt),
-				string(topics), string(overview), st.Framing.Left, st.Framing.Center, st.Framing.Right, now)
-			if err != nil {
-				return fmt.Errorf("save story %q: %w", st.ID, err)
-			}
-			for _, q := range []string{`DELETE FROM articles WHERE story_id = ?`, `DELETE FROM faqs WHERE story_id = ?`} {
-				if _, err := tx.ExecContext(ctx, q, st.ID); err != nil {
-					return fmt.Errorf("clear story %q: %w", st.ID, err)
+			case err != nil:
+				return err
+			default:
+				changes := Diff(old, &st)
+				if len(changes) == 0 {
+					res.Unchanged++
+					continue
 				}
-			}
-			for j, a := range st.Articles {
-				_, err := tx.ExecContext(ctx, `INSERT INTO articles (story_id, position, source, bias, url, title, published_at)
-					VALUES (?, ?, ?, ?, ?, ?, ?)`,
-					st.ID, j, a.Source, string(a.Bias), a.URL, a.Title, sqlite.NullTime(a.PublishedAt))
-				if err != nil {
-					return fmt.Errorf("save story %q article %d: %w", st.ID, j, err)
+				if err := ensureSnapshot(ctx, tx, old); err != nil {
+					return err
 				}
-				res.Articles++
-			}
-			for j, f := range st.FAQ {
-				_, err := tx.ExecContext(ctx, `INSERT INTO faqs (story_id, position, question, answer) VALUES (?, ?, ?, ?)`,
-					st.ID, j, f.Question, f.Answer)
-				if err != nil {
-					return fmt.Errorf("save story %q faq %d: %w", st.ID, j, err)
+				st.Version = old.Version + 1
+				res.Changed++
+				if err := saveStory(ctx, tx, &st, now, changes); err != nil {
+					return err
 				}
+				continue
+			}
+			if err := saveStory(ctx, tx, &st, now, nil); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -98,6 +87,75 @@ func (s *Store) Import(ctx context.Context, stories []Story) (ImportResult, erro
 	return res, nil
 }
 
+// saveStory writes st as the current content of its id and records it as
+// version st.Version with what changed.
+func saveStory(ctx context.Context, tx *sql.Tx, st *Story, now time.Time, changes []string) error {
+	stamp := sqlite.Time(now)
+	topics, _ := json.Marshal(nonNil(st.Topics))
+	overview, _ := json.Marshal(nonNil(st.Overview))
+	_, err := tx.ExecContext(ctx, `INSERT INTO stories
+		(id, title, summary, published_at, updated_at, topics, overview,
+		 framing_left, framing_center, framing_right, imported_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+		 title = excluded.title, summary = excluded.summary,
+		 published_at = excluded.published_at, updated_at = excluded.updated_at,
+		 topics = excluded.topics, overview = excluded.overview,
+		 framing_left = excluded.framing_left, framing_center = excluded.framing_center,
+		 framing_right = excluded.framing_right, imported_at = excluded.imported_at,
+		 version = excluded.version`,
+		st.ID, st.Title, st.Summary, sqlite.Time(st.PublishedAt), sqlite.NullTime(st.UpdatedAt),
+		string(topics), string(overview), st.Framing.Left, st.Framing.Center, st.Framing.Right, stamp, st.Version)
+	if err != nil {
+		return fmt.Errorf("save story %q: %w", st.ID, err)
+	}
+	for _, q := range []string{`DELETE FROM articles WHERE story_id = ?`, `DELETE FROM faqs WHERE story_id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, st.ID); err != nil {
+			return fmt.Errorf("clear story %q: %w", st.ID, err)
+		}
+	}
+	for j, a := range st.Articles {
+		_, err := tx.ExecContext(ctx, `INSERT INTO articles (story_id, position, source, bias, url, title, published_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			st.ID, j, a.Source, string(a.Bias), a.URL, a.Title, sqlite.NullTime(a.PublishedAt))
+		if err != nil {
+			return fmt.Errorf("save story %q article %d: %w", st.ID, j, err)
+		}
+	}
+	for j, f := range st.FAQ {
+		_, err := tx.ExecContext(ctx, `INSERT INTO faqs (story_id, position, question, answer) VALUES (?, ?, ?, ?)`,
+			st.ID, j, f.Question, f.Answer)
+		if err != nil {
+			return fmt.Errorf("save story %q faq %d: %w", st.ID, j, err)
+		}
+	}
+	return insertVersion(ctx, tx, st, stamp, changes)
+}
+
+func insertVersion(ctx context.Context, tx *sql.Tx, st *Story, stamp string, changes []string) error {
+	content, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode story %q: %w", st.ID, err)
+	}
+	ch, _ := json.Marshal(nonNil(changes))
+	_, err = tx.ExecContext(ctx, `INSERT INTO story_versions (story_id, version, created_at, changes, content)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, st.ID, st.Version, stamp, string(ch), string(content))
+	if err != nil {
+		return fmt.Errorf("save story %q version %d: %w", st.ID, st.Version, err)
+	}
+	return nil
+}
+
+// ensureSnapshot records old as its version if no snapshot of it exists
+// (a story stored before versions were kept).
+func ensureSnapshot(ctx context.Context, tx *sql.Tx, old *Story) error {
+	var imported string
+	if err := tx.QueryRowContext(ctx, `SELECT imported_at FROM stories WHERE id = ?`, old.ID).Scan(&imported); err != nil {
+		return fmt.Errorf("story %q: %w", old.ID, err)
+	}
+	return insertVersion(ctx, tx, old, imported, nil)
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -106,7 +164,7 @@ func nonNil(s []string) []string {
 }
 
 const storyColumns = `id, title, summary, published_at, updated_at, topics, overview,
-	framing_left, framing_center, framing_right`
+	framing_left, framing_center, framing_right, version`
 
 func scanStory(row interface{ Scan(...any) error }) (Story, error) {
 	var (
@@ -116,7 +174,7 @@ func scanStory(row interface{ Scan(...any) error }) (Story, error) {
 		topics, overview string
 	)
 	err := row.Scan(&st.ID, &st.Title, &st.Summary, &pub, &upd, &topics, &overview,
-		&st.Framing.Left, &st.Framing.Center, &st.Framing.Right)
+		&st.Framing.Left, &st.Framing.Center, &st.Framing.Right, &st.Version)
 	if err != nil {
 		return st, err
 	}
@@ -132,12 +190,18 @@ func scanStory(row interface{ Scan(...any) error }) (Story, error) {
 	if err := json.Unmarshal([]byte(overview), &st.Overview); err != nil {
 		return st, fmt.Errorf("story %q overview: %w", st.ID, err)
 	}
+	if len(st.Topics) == 0 {
+		st.Topics = nil
+	}
+	if len(st.Overview) == 0 {
+		st.Overview = nil
+	}
 	return st, nil
 }
 
-// Story returns one story with its articles and FAQ.
-func (s *Store) Story(ctx context.Context, id string) (*Story, error) {
-	st, err := scanStory(s.db.R.QueryRowContext(ctx, `SELECT `+storyColumns+` FROM stories WHERE id = ?`, id))
+// loadStory reads one story with its articles and FAQ through q.
+func loadStory(ctx context.Context, q queryer, id string) (*Story, error) {
+	st, err := scanStory(q.QueryRowContext(ctx, `SELECT `+storyColumns+` FROM stories WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrStoryNotFound
 	}
@@ -145,62 +209,56 @@ func (s *Store) Story(ctx context.Context, id string) (*Story, error) {
 		return nil, fmt.Errorf("load story %q: %w", id, err)
 	}
 	list := []Story{st}
-	if err := s.loadDetails(ctx, list); err != nil {
+	if err := loadDetails(ctx, q, list); err != nil {
 		return nil, err
 	}
 	return &list[0], nil
 }
 
+// Story returns one story, as it is now, with its articles and FAQ.
+func (s *Store) Story(ctx context.Context, id string) (*Story, error) {
+	return loadStory(ctx, s.db.R, id)
+}
+
 // Window returns the stories published or updated in [start, end).
 func (s *Store) Window(ctx context.Context, start, end string) ([]Story, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+storyColumns+` FROM stories
+	return s.list(ctx, "select candidate stories", `SELECT `+storyColumns+` FROM stories
 		WHERE (published_at >= ? AND published_at < ?) OR (updated_at >= ? AND updated_at < ?)
 		ORDER BY published_at DESC, id`, start, end, start, end)
+}
+
+// List returns the most recently published stories, newest first.
+func (s *Store) List(ctx context.Context, limit int) ([]Story, error) {
+	return s.list(ctx, "list stories", `SELECT `+storyColumns+` FROM stories
+		ORDER BY published_at DESC, id LIMIT ?`, limit)
+}
+
+func (s *Store) list(ctx context.Context, op, query string, args ...any) ([]Story, error) {
+	rows, err := s.db.R.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("select candidate stories: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer rows.Close()
 	var out []Story
 	for rows.Next() {
 		st, err := scanStory(rows)
 		if err != nil {
-			return nil, fmt.Errorf("select candidate stories: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		out = append(out, st)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("select candidate stories: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if err := s.loadDetails(ctx, out); err != nil {
+	rows.Close()
+	if err := loadDetails(ctx, s.db.R, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// List returns the most recently published stories, newest first.
-func (s *Store) List(ctx context.Context, limit int) ([]Story, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+storyColumns+` FROM stories
-		ORDER BY published_at DESC, id LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list stories: %w", err)
-	}
-	defer rows.Close()
-	var out []Story
-	for rows.Next() {
-		st, err := scanStory(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list stories: %w", err)
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list stories: %w", err)
-	}
-	return out, s.loadDetails(ctx, out)
-}
-
 // loadDetails fills in the articles and FAQ of stories with two queries.
-func (s *Store) loadDetails(ctx context.Context, stories []Story) error {
+func loadDetails(ctx context.Context, q queryer, stories []Story) error {
 	if len(stories) == 0 {
 		return nil
 	}
@@ -211,7 +269,7 @@ func (s *Store) loadDetails(ctx context.Context, stories []Story) error {
 		args[i] = st.ID
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(stories)), ",") + ")"
-	rows, err := s.db.R.QueryContext(ctx, `SELECT story_id, source, bias, url, title, published_at
+	rows, err := q.QueryContext(ctx, `SELECT story_id, source, bias, url, title, published_at
 		FROM articles WHERE story_id IN `+in+` ORDER BY story_id, position`, args...)
 	if err != nil {
 		return fmt.Errorf("load articles: %w", err)
@@ -237,7 +295,7 @@ func (s *Store) loadDetails(ctx context.Context, stories []Story) error {
 		return fmt.Errorf("load articles: %w", err)
 	}
 	rows.Close()
-	frows, err := s.db.R.QueryContext(ctx, `SELECT story_id, question, answer
+	frows, err := q.QueryContext(ctx, `SELECT story_id, question, answer
 		FROM faqs WHERE story_id IN `+in+` ORDER BY story_id, position`, args...)
 	if err != nil {
 		return fmt.Errorf("load faq: %w", err)

@@ -99,6 +99,9 @@ type Story struct {
 	Framing     Framing   `json:"framing,omitzero"`
 	Articles    []Article `json:"articles"`
 	FAQ         []FAQ     `json:"faq,omitempty"`
+	// Version counts the story's distinct contents, from 1; an edition
+	// keeps the version it mailed. Not part of the import format.
+	Version int `json:"version,omitempty"`
 }
 
 // Framing is how each side's outlets framed a story; an empty side had no

@@ -23,6 +23,8 @@ import (
 type Config struct {
 	BaseURL string
 	Logger  *slog.Logger
+	// ReportLimit bounds the "Report an issue" form per client.
+	ReportLimit digest.ReportLimit
 }
 
 // Server holds the handlers' dependencies.
@@ -48,7 +50,7 @@ func New(cfg Config, db *sqlite.DB, stories *digest.Store, subs *subscribers.Sto
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, db: db, stories: stories, subs: subs, signer: signer, renderer: r, pages: map[string]*template.Template{}}
-	for _, name := range []string{"unsubscribe", "message", "editions", "story", "preferences"} {
+	for _, name := range []string{"unsubscribe", "message", "editions", "story", "preferences", "report"} {
 		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templates.FS, "web/layout.html", "web/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
@@ -74,6 +76,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /editions", s.editionsPage)
 	mux.HandleFunc("GET /editions/{date}", s.editionPage)
 	mux.HandleFunc("GET /stories/{id}", s.storyPage)
+	mux.HandleFunc("GET /stories/{id}/report", s.reportPage)
+	mux.HandleFunc("POST /stories/{id}/report", s.report)
 	return securityHeaders(mux)
 }
 
