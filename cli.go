@@ -135,6 +135,7 @@ func init() {
 	commands = []*command{
 		cmdHelp, cmdDemo, cmdStoriesImport, cmdStoriesList,
 		cmdSubscribersAdd, cmdSubscribersList,
+		cmdSubscribersImport, cmdSubscribersExport, cmdSubscribersRemove, cmdSubscribersShow,
 		cmdPreview, cmdSend, cmdEditionsList, cmdEditionsShow, cmdServe,
 		cmdReportsList, cmdReportsResolve,
 	}

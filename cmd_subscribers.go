@@ -2,8 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+
 	"flag"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"bothsides/subscribers"
 )
@@ -49,4 +57,265 @@ var cmdSubscribersList = &command{
 		}
 		return nil
 	},
+}
+
+var cmdSubscribersImport = &command{
+	name:    "subscribers import",
+	args:    "FILE.csv",
+	summary: "import subscribers from CSV (email,name,timezone,topics with a header row)",
+	help: `The first row names the columns: email (required), name, timezone (an IANA
+name such as Europe/Paris), topics (separated by ";"), in any order. Imported
+addresses become active subscribers: importing attests that they agreed.
+Existing subscribers get the row's non-empty values; unsubscribed and bounced
+ones stay so unless --resubscribe is given; complained ones always stay, and
+erased addresses (on the suppression list) are skipped.
+
+Bad rows are reported on stderr with their line numbers and reasons. By
+default the valid rows are imported and a summary printed; with --strict
+nothing is imported unless every row is valid. The exit status is 1 when
+nothing could be imported because of bad rows. "-" reads stdin.`,
+	flags: func(fs *flag.FlagSet) {
+		fs.Bool("strict", false, "all or nothing: import nothing if any row is bad")
+		fs.Bool("resubscribe", false, "make imported addresses that were unsubscribed or bounced active again")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%w: subscribers import takes one FILE.csv", errUsage)
+		}
+		name := args[0]
+		var r io.Reader = a.stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		} else {
+			name = "stdin"
+		}
+		rows, bad, err := subscribers.ParseCSV(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, b := range bad {
+			fmt.Fprintf(a.stderr, "%s: %s\n", name, b)
+		}
+		if len(bad) > 0 && (a.flagBool("strict") || len(rows) == 0) {
+			fmt.Fprintf(a.stderr, "%s: nothing imported, %d bad row(s)\n", name, len(bad))
+			return errQuiet
+		}
+		db, err := a.openDB(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := subscribers.NewStore(db).Import(ctx, rows, subscribers.ImportOptions{Resubscribe: a.flagBool("resubscribe")})
+		if err != nil {
+			return err
+		}
+		for _, n := range res.Notes {
+			fmt.Fprintf(a.stderr, "%s: %s\n", name, n)
+		}
+		fmt.Fprintf(a.stdout, "%s: %d rows: %d added, %d updated, %d resubscribed, %d unchanged, %d left inactive, %d erased skipped, %d bad\n",
+			name, len(rows)+len(bad), res.Added, res.Updated, res.Reactivated, res.Unchanged, res.KeptInactive, res.Suppressed, len(bad))
+		return nil
+	},
+}
+
+var cmdSubscribersExport = &command{
+	name:    "subscribers export",
+	summary: "write every subscriber as CSV to stdout (imports back with subscribers import)",
+	help: `Columns: ` + strings.Join(subscribers.ExportColumns, ",") + `. The first four
+are the import columns. Times are UTC; cells a spreadsheet would run as a
+formula start with a ' (import strips it).`,
+	flags: func(fs *flag.FlagSet) {
+		fs.String("status", "", "only subscribers with this status (pending, active, unsubscribed, bounced, complained)")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 0 {
+			return fmt.Errorf("%w: subscribers export takes no arguments", errUsage)
+		}
+		st := subscribers.Status(a.flagString("status"))
+		if st != "" && !st.Valid() {
+			return fmt.Errorf("%w: --status %q is not one of pending, active, unsubscribed, bounced, complained", errUsage, st)
+		}
+		db, err := a.openDB(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = subscribers.NewStore(db).Export(ctx, a.stdout, subscribers.SearchParams{Status: st})
+		return err
+	},
+}
+
+var cmdSubscribersRemove = &command{
+	name:    "subscribers remove",
+	args:    "EMAIL",
+	summary: "erase a subscriber (GDPR): delete their data, suppress the address for good",
+	help: `Deletes the subscriber and every record of mail sent to them, and puts a
+one-way hash of the address on the suppression list: no later import, add or
+sign-up will mail it again. The address itself is not kept. Works for an
+address that is not a subscriber too (it is suppressed all the same).`,
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%w: subscribers remove takes one EMAIL", errUsage)
+		}
+		db, err := a.openDB(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := subscribers.NewStore(db).Erase(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		switch {
+		case res.Deleted > 0:
+			fmt.Fprintf(a.stdout, "erased %s: subscriber and %d delivery record(s) deleted; the address is on the suppression list\n", res.Email, res.Deliveries)
+		case res.WasListed:
+			fmt.Fprintf(a.stdout, "%s holds no data; it was already on the suppression list\n", res.Email)
+		default:
+			fmt.Fprintf(a.stdout, "%s is not a subscriber; added to the suppression list so it is never mailed\n", res.Email)
+		}
+		return nil
+	},
+}
+
+var cmdSubscribersShow = &command{
+	name:    "subscribers show",
+	args:    "EMAIL",
+	summary: "show everything held about an address (GDPR access)",
+	flags: func(fs *flag.FlagSet) {
+		fs.Bool("json", false, "print JSON instead of text")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%w: subscribers show takes one EMAIL", errUsage)
+		}
+		db, err := a.openDB(ctx)
+		if err != nil {
+			return err
+		}
+		pd, err := subscribers.NewStore(db).Access(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if a.flagBool("json") {
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(accessJSON(pd))
+		}
+		writeAccess(a.stdout, pd)
+		return nil
+	},
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func writeAccess(w io.Writer, pd *subscribers.PersonalData) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	fmt.Fprintf(tw, "address:\t%s\n", pd.Email)
+	fmt.Fprintf(tw, "suppression list:\t%s\n", map[bool]string{true: "yes (erased; never mailed again)", false: "no"}[pd.Suppressed])
+	s := pd.Subscriber
+	if s == nil {
+		fmt.Fprintf(tw, "subscriber:\tnone: no personal data is held\n")
+		return
+	}
+	hour := "schedule's"
+	if s.PreferredHour != subscribers.NoPreferredHour {
+		hour = strconv.Itoa(s.PreferredHour) + ":00"
+	}
+	for _, kv := range [][2]string{
+		{"id", strconv.FormatInt(s.ID, 10)},
+		{"stored address", s.Email},
+		{"name", orDash(s.Name)},
+		{"status", string(s.Status)},
+		{"time zone", orDash(s.Timezone)},
+		{"preferred hour", hour},
+		{"topics", orDash(strings.Join(s.Topics, "; "))},
+		{"paused until", timeText(s.PausedUntil)},
+		{"bounces", strconv.Itoa(s.Bounces)},
+		{"source", s.Source},
+		{"created", timeText(s.CreatedAt)},
+		{"updated", timeText(s.UpdatedAt)},
+		{"confirmed", timeText(s.ConfirmedAt)},
+		{"confirmation sent", timeText(s.ConfirmSentAt)},
+		{"unsubscribed", timeText(s.UnsubscribedAt)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+	}
+	fmt.Fprintf(tw, "deliveries:\t%d\n", len(pd.Deliveries))
+	for _, d := range pd.Deliveries {
+		fmt.Fprintf(tw, "  %s %s\t%s\tattempts %d\tsent %s\t<%s>\t%s\n", d.EditionDate, d.Schedule, d.Status, d.Attempts,
+			timeText(d.SentAt), d.MessageID, d.LastReply)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func accessJSON(pd *subscribers.PersonalData) any {
+	type delivery struct {
+		Edition   string `json:"edition"`
+		Schedule  string `json:"schedule"`
+		Status    string `json:"status"`
+		Attempts  int    `json:"attempts"`
+		SentAt    string `json:"sent_at,omitempty"`
+		MessageID string `json:"message_id,omitempty"`
+		LastReply string `json:"last_reply,omitempty"`
+	}
+	type subscriber struct {
+		ID             int64    `json:"id"`
+		Email          string   `json:"email"`
+		Name           string   `json:"name"`
+		Status         string   `json:"status"`
+		Timezone       string   `json:"timezone"`
+		PreferredHour  *int     `json:"preferred_hour"`
+		Topics         []string `json:"topics"`
+		PausedUntil    string   `json:"paused_until,omitempty"`
+		Bounces        int      `json:"bounces"`
+		Source         string   `json:"source"`
+		CreatedAt      string   `json:"created_at"`
+		UpdatedAt      string   `json:"updated_at"`
+		ConfirmedAt    string   `json:"confirmed_at,omitempty"`
+		ConfirmSentAt  string   `json:"confirmation_sent_at,omitempty"`
+		UnsubscribedAt string   `json:"unsubscribed_at,omitempty"`
+	}
+	out := struct {
+		Email      string      `json:"email"`
+		Suppressed bool        `json:"suppressed"`
+		Subscriber *subscriber `json:"subscriber"`
+		Deliveries []delivery  `json:"deliveries"`
+	}{Email: pd.Email, Suppressed: pd.Suppressed, Deliveries: []delivery{}}
+	opt := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	if s := pd.Subscriber; s != nil {
+		js := &subscriber{ID: s.ID, Email: s.Email, Name: s.Name, Status: string(s.Status), Timezone: s.Timezone,
+			Topics: s.Topics, PausedUntil: opt(s.PausedUntil), Bounces: s.Bounces, Source: s.Source,
+			CreatedAt: opt(s.CreatedAt), UpdatedAt: opt(s.UpdatedAt), ConfirmedAt: opt(s.ConfirmedAt),
+			ConfirmSentAt: opt(s.ConfirmSentAt), UnsubscribedAt: opt(s.UnsubscribedAt)}
+		if s.PreferredHour != subscribers.NoPreferredHour {
+			h := s.PreferredHour
+			js.PreferredHour = &h
+		}
+		out.Subscriber = js
+	}
+	for _, d := range pd.Deliveries {
+		out.Deliveries = append(out.Deliveries, delivery{Edition: d.EditionDate, Schedule: d.Schedule, Status: d.Status,
+			Attempts: d.Attempts, SentAt: opt(d.SentAt), MessageID: d.MessageID, LastReply: d.LastReply})
+	}
+	return out
 }

@@ -136,8 +136,8 @@ func (s *Sender) Start(ctx context.Context, e *Edition) (int64, error) {
 			return nil
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (edition_id, subscriber_id, status, created_at, updated_at)
-			SELECT ?, id, 'queued', ?, ? FROM subscribers WHERE status = 'active'
-			ON CONFLICT DO NOTHING`, e.ID, now, now)
+			SELECT ?, id, 'queued', ?, ? FROM subscribers WHERE `+subscribers.Mailable+`
+			ON CONFLICT DO NOTHING`, e.ID, now, now, now)
 		if err != nil {
 			return fmt.Errorf("queue deliveries: %w", err)
 		}

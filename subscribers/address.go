@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -35,6 +36,14 @@ func NormalizeAddress(s string) (string, error) {
 	if len(s) > MaxAddressLen {
 		return "", fmt.Errorf("%w: longer than %d characters", ErrInvalidAddress, MaxAddressLen)
 	}
+	switch at := strings.LastIndexByte(s, '@'); {
+	case at < 0:
+		return "", fmt.Errorf("%w: %q has no @", ErrInvalidAddress, s)
+	case at == 0:
+		return "", fmt.Errorf("%w: %q has nothing before the @", ErrInvalidAddress, s)
+	case at == len(s)-1:
+		return "", fmt.Errorf("%w: %q has no domain after the @", ErrInvalidAddress, s)
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %s", ErrInvalidAddress, s, strings.TrimPrefix(err.Error(), "mail: "))
@@ -64,20 +73,75 @@ func NormalizeAddress(s string) (string, error) {
 	return out, nil
 }
 
-// CleanName trims a display name and refuses control characters, which
-// could otherwise break a header.
+// MaxNameLen is the longest name accepted, in characters.
+const MaxNameLen = 100
+
+// CleanName trims a display name and refuses what could break a header or
+// spoof a display: control characters (C0, C1, line and paragraph
+// separators) and bidirectional overrides.
 func CleanName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
-		return "", errors.New("name is not valid UTF-8")
+		return "", fmt.Errorf("%w: name is not valid UTF-8", ErrInvalid)
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return "", fmt.Errorf("name %q contains a control character", s)
+		if unsafeRune(r) {
+			return "", fmt.Errorf("%w: name %q contains a control character (%U)", ErrInvalid, s, r)
 		}
 	}
-	if utf8.RuneCountInString(s) > 100 {
-		return "", errors.New("name is longer than 100 characters")
+	if utf8.RuneCountInString(s) > MaxNameLen {
+		return "", fmt.Errorf("%w: name is longer than %d characters", ErrInvalid, MaxNameLen)
 	}
 	return s, nil
+}
+
+// unsafeRune reports control, separator and bidi-override characters.
+func unsafeRune(r rune) bool {
+	switch {
+	case unicode.IsControl(r), r == '\u2028', r == '\u2029', r == '\ufeff':
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
+}
+
+// Topic limits.
+const (
+	MaxTopics   = 20
+	MaxTopicLen = 60
+)
+
+// CleanTopics trims topics, drops empty ones and case-insensitive
+// duplicates (the first spelling wins) and checks the limits.
+func CleanTopics(in []string) ([]string, error) {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, t := range in {
+		t = strings.Join(strings.Fields(t), " ")
+		if t == "" {
+			continue
+		}
+		if !utf8.ValidString(t) {
+			return nil, fmt.Errorf("%w: topic is not valid UTF-8", ErrInvalid)
+		}
+		for _, r := range t {
+			if unsafeRune(r) {
+				return nil, fmt.Errorf("%w: topic %q contains a control character (%U)", ErrInvalid, t, r)
+			}
+		}
+		if utf8.RuneCountInString(t) > MaxTopicLen {
+			return nil, fmt.Errorf("%w: topic %q is longer than %d characters", ErrInvalid, t, MaxTopicLen)
+		}
+		k := strings.ToLower(t)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, t)
+	}
+	if len(out) > MaxTopics {
+		return nil, fmt.Errorf("%w: %d topics, at most %d", ErrInvalid, len(out), MaxTopics)
+	}
+	return out, nil
 }

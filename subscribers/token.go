@@ -31,7 +31,8 @@ type Signer struct {
 // NewSigner returns a signer with the server secret key.
 func NewSigner(key []byte) *Signer { return &Signer{key: key} }
 
-var b64 = base64.RawURLEncoding
+// Strict: a token has exactly one spelling (no ignored trailing bits).
+var b64 = base64.RawURLEncoding.Strict()
 
 // Token returns a token naming subscriber id for purpose, valid until
 // expires (the zero time: no expiry).

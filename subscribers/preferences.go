@@ -1,0 +1,85 @@
+package subscribers
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"bothsides/sqlite"
+)
+
+// Preferences are what a subscriber changes on their preferences page.
+type Preferences struct {
+	Name     string
+	Topics   []string // topics to favour
+	Timezone string   // IANA name, "" for the schedule's
+	// PreferredHour is the local hour 0-23, or NoPreferredHour.
+	PreferredHour int
+}
+
+// MaxPauseWeeks is the longest pause a subscriber can choose.
+const MaxPauseWeeks = 4
+
+// UpdatePreferences validates and saves p.
+func (s *Store) UpdatePreferences(ctx context.Context, id int64, p Preferences) (*Subscriber, error) {
+	var err error
+	if p.Name, err = CleanName(p.Name); err != nil {
+		return nil, err
+	}
+	if p.Topics, err = CleanTopics(p.Topics); err != nil {
+		return nil, err
+	}
+	if p.Timezone, err = CleanTimezone(p.Timezone); err != nil {
+		return nil, err
+	}
+	hour := sql.NullInt64{Int64: int64(p.PreferredHour), Valid: p.PreferredHour != NoPreferredHour}
+	if p.PreferredHour != NoPreferredHour && (p.PreferredHour < 0 || p.PreferredHour > 23) {
+		return nil, fmt.Errorf("%w: preferred hour %d is not between 0 and 23", ErrInvalid, p.PreferredHour)
+	}
+	res, err := s.db.W.ExecContext(ctx, `UPDATE subscribers SET name = ?, topics = ?, timezone = ?, preferred_hour = ?, updated_at = ?
+		WHERE id = ?`, p.Name, topicsJSON(p.Topics), p.Timezone, hour, sqlite.Time(s.db.Now()), id)
+	if err != nil {
+		return nil, fmt.Errorf("update preferences of %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return nil, ErrNotFound
+	}
+	return s.Find(ctx, id)
+}
+
+// Pause stops mail to the subscriber for weeks (1 to MaxPauseWeeks) from
+// now; 0 resumes at once. The status is unchanged: a paused subscriber is
+// active but not Mailable until then.
+func (s *Store) Pause(ctx context.Context, id int64, weeks int) (*Subscriber, error) {
+	if weeks < 0 || weeks > MaxPauseWeeks {
+		return nil, fmt.Errorf("%w: pause of %d weeks; choose 1 to %d", ErrInvalid, weeks, MaxPauseWeeks)
+	}
+	now := s.db.Now()
+	until := sql.NullString{}
+	if weeks > 0 {
+		until = sqlite.NullTime(now.Add(time.Duration(weeks) * 7 * 24 * time.Hour))
+	}
+	res, err := s.db.W.ExecContext(ctx, `UPDATE subscribers SET paused_until = ?, updated_at = ? WHERE id = ?`,
+		until, sqlite.Time(now), id)
+	if err != nil {
+		return nil, fmt.Errorf("pause %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return nil, ErrNotFound
+	}
+	return s.Find(ctx, id)
+}
+
+// Resubscribe makes the subscriber active again, at their own request from
+// a signed link: unsubscribed, bounced or complained, they asked for it.
+func (s *Store) Resubscribe(ctx context.Context, id int64) (*Subscriber, error) {
+	if err := s.SetStatus(ctx, id, StatusActive); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("resubscribe: %w", err)
+	}
+	return s.Find(ctx, id)
+}
