@@ -15,7 +15,7 @@ func TestStore_AddReport(t *testing.T) {
 	ctx := context.Background()
 	db, clock := testsupport.MustOpenDB(t)
 	store := digest.NewStore(db)
-	mustImport(t, store, validStory("one"))
+	importJSON(t, store, validStory("one"))
 
 	t.Run("OK", func(t *testing.T) {
 		r := &digest.Report{StoryID: "one", Kind: "error", Message: "  The vote count is wrong.\r\n", Email: "Reader@Example.COM"}

@@ -10,7 +10,7 @@ import (
 	"bothsides/internal/testsupport"
 )
 
-func mustImport(t *testing.T, store *digest.Store, stories ...map[string]any) digest.ImportResult {
+func importJSON(t *testing.T, store *digest.Store, stories ...map[string]any) digest.ImportResult {
 	t.Helper()
 	parsed, err := digest.ParseImport(strings.NewReader(file(t, stories...)))
 	if err != nil {
@@ -28,7 +28,7 @@ func TestStore_Versions(t *testing.T) {
 	db, clock := testsupport.MustOpenDB(t)
 	store := digest.NewStore(db)
 
-	mustImport(t, store, validStory("one"))
+	importJSON(t, store, validStory("one"))
 	vs, err := store.Versions(ctx, "one")
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,7 @@ func TestStore_Versions(t *testing.T) {
 
 	t.Run("IdenticalReimportIsNoOp", func(t *testing.T) {
 		clock.Advance(10 * 60e9)
-		res := mustImport(t, store, validStory("one"))
+		res := importJSON(t, store, validStory("one"))
 		if got, want := res.String(), "imported 1 stories (0 new, 0 changed, 1 unchanged), 3 articles"; got != want {
 			t.Fatalf("result=%q, want %q", got, want)
 		}
@@ -57,7 +57,7 @@ func TestStore_Versions(t *testing.T) {
 		delete(changed["framing"].(map[string]any), "right")
 		arts := changed["articles"].([]any)
 		changed["articles"] = append(arts[1:], map[string]any{"source": "New Outlet", "bias": "far-right", "url": "https://example.com/new"})
-		res := mustImport(t, store, changed, validStory("two"))
+		res := importJSON(t, store, changed, validStory("two"))
 		if got, want := res.String(), "imported 2 stories (1 new, 1 changed, 0 unchanged), 6 articles"; got != want {
 			t.Fatalf("result=%q, want %q", got, want)
 		}
@@ -97,7 +97,7 @@ func TestStore_EditionKeepsMailedVersion(t *testing.T) {
 	s := validStory("one")
 	s["published_at"] = "2026-11-27T05:00:00Z"
 	delete(s, "updated_at")
-	mustImport(t, store, s)
+	importJSON(t, store, s)
 	e, err := store.Open(ctx, digest.AssembleParams{Date: "2026-11-27", WindowEnd: clock.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestStore_EditionKeepsMailedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	s["title"] = "Corrected after the mail went out"
-	mustImport(t, store, s)
+	importJSON(t, store, s)
 
 	got, err := store.Edition(ctx, "2026-11-27", "")
 	if err != nil {
