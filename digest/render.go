@@ -10,7 +10,9 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
-	"unicode/utf8"
+	"unicode"
+
+	"github.com/vanng822/go-premailer/premailer"
 
 	"bothsides/templates"
 )
@@ -34,6 +36,25 @@ var funcs = map[string]any{
 	"join":  strings.Join,
 	"upper": strings.ToUpper,
 	"trim":  strings.TrimSpace,
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
+}
+
+// Outlook on Windows renders with Word and ignores max-width: these
+// conditional comments give it a fixed 600 px table. html/template drops
+// comments written in a template, so they come in as functions.
+var msoFuncs = htmltemplate.FuncMap{
+	"msoOpen": func() htmltemplate.HTML {
+		return `<!--[if mso]><table role="presentation" align="center" width="600" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->`
+	},
+	"msoClose": func() htmltemplate.HTML { return `<!--[if mso]></td></tr></table><![endif]-->` },
+	"msoHead": func() htmltemplate.HTML {
+		return `<!--[if mso]><noscript><xml><o:OfficeDocumentSettings><o:PixelsPerInch>96</o:PixelsPerInch></o:OfficeDocumentSettings></xml></noscript><style>table,td,div,p,a,h1,h2 {font-family: Arial, sans-serif !important;}</style><![endif]-->`
+	},
 }
 
 // NewRenderer parses the digest templates.
@@ -45,11 +66,11 @@ func NewRenderer(cfg RenderConfig) (*Renderer, error) {
 		cfg.Location = time.UTC
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	h, err := htmltemplate.New("digest.html").Funcs(funcs).ParseFS(templates.FS, "email/digest.html")
+	h, err := htmltemplate.New("digest.html").Funcs(funcs).Funcs(msoFuncs).ParseFS(templates.FS, "email/digest.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse email html template: %w", err)
 	}
-	tf := texttemplate.FuncMap{"wrap": wrapText, "bullet": bulletText, "ref": func(string) string { return "" }}
+	tf := texttemplate.FuncMap{"wrap": wrapText, "bullet": bulletText, "ref": func(string) string { return "" }, "textbar": textBar}
 	for k, v := range funcs {
 		tf[k] = v
 	}
@@ -70,10 +91,10 @@ type Personal struct {
 
 // Greeting is the mail's first words.
 func (p Personal) Greeting() string {
-	if p.Name != "" {
-		return "Good morning, " + p.Name + "."
+	if name := strings.TrimSpace(p.Name); name != "" {
+		return "Hello, " + name + "."
 	}
-	return "Good morning."
+	return "Hello."
 }
 
 // slots are the personal parts, in the order of their markers.
@@ -113,36 +134,58 @@ type Rendered struct {
 	Preheader string
 	html      []segment
 	text      []segment
-	size      int
 }
 
-// Personalize returns the HTML and text of the mail for one subscriber.
+// Personalize returns the HTML and text of the mail for one subscriber. It
+// only copies the rendered edition and the subscriber's values into place:
+// no template runs and nothing is looked up.
 func (r *Rendered) Personalize(p Personal) (htmlPart, textPart []byte) {
-	return r.fill(r.html, &p, true), r.fill(r.text, &p, false)
+	var vals [numSlots]string
+	for i := range vals {
+		vals[i] = oneLine(p.value(i))
+	}
+	htmlPart = fill(r.html, &vals, true)
+	textPart = fill(r.text, &vals, false)
+	return htmlPart, textPart
 }
 
-func (r *Rendered) fill(segs []segment, p *Personal, escape bool) []byte {
-	var vals [numSlots]string
+func fill(segs []segment, vals *[numSlots]string, escape bool) []byte {
+	var esc [numSlots]string
+	for i, v := range vals {
+		if escape {
+			v = html.EscapeString(v)
+		}
+		esc[i] = v
+	}
 	n := 0
 	for _, s := range segs {
 		n += len(s.lit)
 		if s.slot >= 0 {
-			v := p.value(s.slot)
-			if escape {
-				v = html.EscapeString(v)
-			}
-			vals[s.slot] = v
-			n += len(v)
+			n += len(esc[s.slot])
 		}
 	}
 	out := make([]byte, 0, n)
 	for _, s := range segs {
 		out = append(out, s.lit...)
 		if s.slot >= 0 {
-			out = append(out, vals[s.slot]...)
+			out = append(out, esc[s.slot]...)
 		}
 	}
 	return out
+}
+
+// oneLine turns control characters such as CR and LF into spaces, so that a
+// personal value cannot start a line of its own in the text part.
+func oneLine(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // sideView is one side of a story as the templates show it.
@@ -152,11 +195,25 @@ type sideView struct {
 	Percent  int
 	Framing  string
 	Articles []Article
+	More     int // articles of this side beyond those shown
 }
 
 func (s sideView) Name() string  { return s.Side.Title() }
 func (s sideView) Lower() string { return string(s.Side) }
 func (s sideView) Short() string { return string(s.Side)[:1] }
+
+// BarLabel is the text inside the side's part of the coverage bar: the
+// whole name where it fits on a phone, the initial where only that fits,
+// nothing in a sliver (the legend under the bar has every number).
+func (s sideView) BarLabel() string {
+	switch {
+	case s.Percent >= 30:
+		return fmt.Sprintf("%s %d%%", s.Side.Title(), s.Percent)
+	case s.Percent >= 18:
+		return fmt.Sprintf("%s %d%%", strings.ToUpper(string(s.Side)[:1]), s.Percent)
+	}
+	return ""
+}
 
 type storyView struct {
 	*Story
@@ -165,6 +222,14 @@ type storyView struct {
 	Coverage  Coverage
 	Sides     []sideView
 	Blindspot Side
+}
+
+// BlindspotOther is the side that covered a blindspot story.
+func (s storyView) BlindspotOther() string {
+	if s.Blindspot == SideLeft {
+		return "right"
+	}
+	return "left"
 }
 
 // personalView is what the templates see of the subscriber: markers when
@@ -181,7 +246,7 @@ type link struct {
 type view struct {
 	Title, DateLong, Preheader string
 	Minutes                    int
-	EditionURL                 string
+	EditionURL, ArchiveURL     string
 	PostalAddress              string
 	Stories, Blindspots        []storyView
 	Personal                   personalView
@@ -195,18 +260,30 @@ func (v *view) Links() []link { return v.links }
 // MaxSourcesPerSide is how many source links each side shows in the mail.
 const MaxSourcesPerSide = 3
 
-func (r *Renderer) storyView(st *Story, n int, blind Side) storyView {
+// SideViews groups a story's coverage by side, left to right, with at most
+// limit articles each (0: all).
+func sideViews(st *Story, limit int) []sideView {
 	c := st.Coverage()
-	sv := storyView{Story: st, Number: n, URL: r.cfg.BaseURL + "/stories/" + st.ID, Coverage: c, Blindspot: blind}
+	var out []sideView
 	for _, side := range Sides {
 		arts := st.ArticlesBy(side)
-		if len(arts) > MaxSourcesPerSide {
-			arts = arts[:MaxSourcesPerSide]
+		more := 0
+		if limit > 0 && len(arts) > limit {
+			arts, more = arts[:limit], len(arts)-limit
 		}
-		sv.Sides = append(sv.Sides, sideView{Side: side, Count: c.Count(side), Percent: c.Percent(side),
-			Framing: st.Framing.Of(side), Articles: arts})
+		out = append(out, sideView{Side: side, Count: c.Count(side), Percent: c.Percent(side),
+			Framing: st.Framing.Of(side), Articles: arts, More: more})
 	}
-	return sv
+	return out
+}
+
+func (r *Renderer) storyView(st *Story, n int, blind Side, web bool) storyView {
+	url := r.cfg.BaseURL + "/stories/" + st.ID
+	if web {
+		url = "/stories/" + st.ID
+	}
+	return storyView{Story: st, Number: n, URL: url, Coverage: st.Coverage(), Blindspot: blind,
+		Sides: sideViews(st, MaxSourcesPerSide)}
 }
 
 func (r *Renderer) view(e *Edition, web bool) *view {
@@ -214,43 +291,68 @@ func (r *Renderer) view(e *Edition, web bool) *view {
 		Title:         r.cfg.Title,
 		Minutes:       e.Minutes(),
 		EditionURL:    r.cfg.BaseURL + "/editions/" + e.Date,
+		ArchiveURL:    r.cfg.BaseURL + "/editions",
 		PostalAddress: r.cfg.PostalAddress,
 		Web:           web,
+	}
+	if web {
+		v.ArchiveURL = "/editions"
 	}
 	if e.Title != "" {
 		v.Title = e.Title
 	}
-	if d, err := time.Parse("2006-01-02", e.Date); err == nil {
-		v.DateLong = d.Format("Monday, 2 January 2006")
-	} else {
-		v.DateLong = e.Date
-	}
+	v.DateLong = longDate(e.Date)
 	for i := range e.Stories {
-		v.Stories = append(v.Stories, r.storyView(&e.Stories[i], i+1, ""))
+		v.Stories = append(v.Stories, r.storyView(&e.Stories[i], i+1, "", web))
 	}
 	for i := range e.Blindspots {
 		b := &e.Blindspots[i]
-		v.Blindspots = append(v.Blindspots, r.storyView(&b.Story, len(e.Stories)+i+1, b.For))
+		v.Blindspots = append(v.Blindspots, r.storyView(&b.Story, len(e.Stories)+i+1, b.For, web))
 	}
 	v.Preheader = preheader(e)
 	return v
 }
 
-func preheader(e *Edition) string {
-	switch {
-	case len(e.Stories) >= 2:
-		return fmt.Sprintf("Also today: %s · %d stories, %d min read", e.Stories[1].Title, len(e.Stories), e.Minutes())
-	case len(e.Stories) == 1:
-		return e.Stories[0].Summary
+// longDate writes 2026-11-27 as "Friday, 27 November 2026".
+func longDate(date string) string {
+	if d, err := time.Parse("2006-01-02", date); err == nil {
+		return d.Format("Monday, 2 January 2006")
 	}
-	return ""
+	return date
 }
 
+// preheader is the line inboxes show after the subject, which already
+// names the top story: the next ones and the reading time.
+func preheader(e *Edition) string {
+	var titles []string
+	for _, st := range e.Stories[min(1, len(e.Stories)):] {
+		titles = append(titles, collapse(st.Title))
+	}
+	s := ""
+	if len(titles) > 0 {
+		s = "Also today: " + strings.Join(titles, "; ") + ". "
+	}
+	s += fmt.Sprintf("Left, center and right in about %d min.", e.Minutes())
+	const max = 150
+	if r := []rune(s); len(r) > max {
+		cut := string(r[:max])
+		if i := strings.LastIndexByte(cut, ' '); i > 0 {
+			cut = cut[:i]
+		}
+		s = cut + "…"
+	}
+	return s
+}
+
+// collapse turns every run of white space, CR and LF included, into one
+// space.
+func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // Subject is the mail's subject line: the override, or the edition name, date
-// and top story.
+// and top story. It is always one line.
 func (r *Renderer) Subject(e *Edition) string {
 	if e.Subject != "" {
-		return e.Subject
+		return collapse(e.Subject)
 	}
 	title := r.cfg.Title
 	if e.Title != "" {
@@ -263,10 +365,11 @@ func (r *Renderer) Subject(e *Edition) string {
 	if len(e.Stories) > 0 {
 		s += ": " + e.Stories[0].Title
 	}
-	return s
+	return collapse(s)
 }
 
-// Render renders e once for mailing; Personalize fills in each subscriber.
+// Render renders e once for mailing, CSS inlined; Personalize fills in each
+// subscriber.
 func (r *Renderer) Render(e *Edition) (*Rendered, error) {
 	markers := newMarkers()
 	v := r.view(e, false)
@@ -276,29 +379,47 @@ func (r *Renderer) Render(e *Edition) (*Rendered, error) {
 		UnsubscribeURL: markers[slotUnsubscribe],
 		PreferencesURL: markers[slotPreferences],
 	}
-	var hb bytes.Buffer
-	if err := r.html.Execute(&hb, v); err != nil {
+	h, err := r.renderHTML(v)
+	if err != nil {
 		return nil, fmt.Errorf("render edition %s html: %w", e.Date, err)
 	}
 	tb, err := r.renderText(v)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("render edition %s text: %w", e.Date, err)
 	}
 	out := &Rendered{Edition: e, Subject: r.Subject(e), Preheader: v.Preheader}
-	out.html = split(hb.String(), markers)
+	out.html = split(h, markers)
 	out.text = split(tb, markers)
-	out.size = hb.Len()
 	return out, nil
 }
 
-// RenderWeb renders e's HTML without personal parts, for the web archive.
+// RenderWeb renders e's HTML as mailed but without personal parts, for the
+// web archive; its links are relative to the site.
 func (r *Renderer) RenderWeb(e *Edition) ([]byte, error) {
-	var b bytes.Buffer
-	v := r.view(e, true)
-	if err := r.html.Execute(&b, v); err != nil {
+	h, err := r.renderHTML(r.view(e, true))
+	if err != nil {
 		return nil, fmt.Errorf("render edition %s: %w", e.Date, err)
 	}
-	return b.Bytes(), nil
+	return []byte(h), nil
+}
+
+// renderHTML executes the HTML template and moves the CSS of its <style>
+// into style attributes, as mail clients need; media queries (phone layout,
+// dark mode) stay in a <style> for the clients that read one.
+func (r *Renderer) renderHTML(v *view) (string, error) {
+	var b bytes.Buffer
+	if err := r.html.Execute(&b, v); err != nil {
+		return "", err
+	}
+	pm, err := premailer.NewPremailerFromBytes(b.Bytes(), premailer.NewOptions())
+	if err != nil {
+		return "", fmt.Errorf("inline css: %w", err)
+	}
+	out, err := pm.Transform()
+	if err != nil {
+		return "", fmt.Errorf("inline css: %w", err)
+	}
+	return out, nil
 }
 
 func (r *Renderer) renderText(v *view) (string, error) {
@@ -307,19 +428,47 @@ func (r *Renderer) renderText(v *view) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	seen := map[string]int{}
 	t.Funcs(texttemplate.FuncMap{"ref": func(u string) string {
-		v.links = append(v.links, link{N: len(v.links) + 1, URL: u})
-		return fmt.Sprintf("[%d]", len(v.links))
+		n, ok := seen[u]
+		if !ok {
+			v.links = append(v.links, link{N: len(v.links) + 1, URL: u})
+			n = len(v.links)
+			seen[u] = n
+		}
+		return fmt.Sprintf("[%d]", n)
 	}})
 	var b bytes.Buffer
 	if err := t.Execute(&b, v); err != nil {
-		return "", fmt.Errorf("render edition text: %w", err)
+		return "", err
 	}
-	return b.String(), nil
+	return tidyText(b.String()), nil
+}
+
+// tidyText drops trailing spaces and runs of more than one blank line that
+// the template's conditionals leave behind.
+func tidyText(s string) string {
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	blank := 0
+	for _, l := range lines {
+		l = strings.TrimRight(l, " ")
+		if l == "" {
+			blank++
+			if blank > 1 {
+				continue
+			}
+		} else {
+			blank = 0
+		}
+		out = append(out, l)
+	}
+	return strings.TrimLeft(strings.Join(out, "\n"), "\n")
 }
 
 // newMarkers returns random alphanumeric placeholders, one per slot, that no
-// story text can contain and that no template escaping changes.
+// story text can contain and that neither template escaping nor the CSS
+// inliner changes.
 func newMarkers() [numSlots]string {
 	var m [numSlots]string
 	b := make([]byte, 8)
@@ -346,35 +495,4 @@ func split(s string, markers [numSlots]string) []segment {
 		segs = append(segs, segment{lit: s[:best], slot: slot})
 		s = s[best+len(markers[slot]):]
 	}
-}
-
-// TextWidth is the plain-text part's line width.
-const TextWidth = 78
-
-// wrapText wraps s at TextWidth columns with indent spaces before each line.
-// Words longer than a line stand alone rather than being cut.
-func wrapText(s string, indent int) string {
-	pad := strings.Repeat(" ", indent)
-	var lines []string
-	for _, para := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
-		line := pad
-		for _, w := range strings.Fields(para) {
-			if line != pad && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) > TextWidth {
-				lines = append(lines, line)
-				line = pad
-			}
-			if line != pad {
-				line += " "
-			}
-			line += w
-		}
-		lines = append(lines, line)
-	}
-	return strings.Join(lines, "\n")
-}
-
-// bulletText wraps s as a "* " bullet with a hanging indent.
-func bulletText(s string, indent int) string {
-	w := wrapText(s, indent+2)
-	return strings.Repeat(" ", indent) + "* " + strings.TrimLeft(w, " ")
 }
