@@ -15,7 +15,7 @@ import (
 // epochEnd is 07:00 UTC on 2026-11-27, the default schedule's send time.
 var epochEnd = testsupport.Epoch
 
-func mustImport(tb testing.TB, s *digest.Store, stories ...digest.Story) {
+func importStories(tb testing.TB, s *digest.Store, stories ...digest.Story) {
 	tb.Helper()
 	if _, err := s.Import(context.Background(), stories); err != nil {
 		tb.Fatalf("import: %v", err)
@@ -29,7 +29,7 @@ func TestStore_Assemble(t *testing.T) {
 		s := digest.NewStore(db)
 		updated := coveredStory("updated-in-window", 1, 1, 1, epochEnd.Add(-48*time.Hour))
 		updated.UpdatedAt = epochEnd.Add(-time.Hour)
-		mustImport(t, s,
+		importStories(t, s,
 			coveredStory("at-start", 1, 1, 1, epochEnd.Add(-24*time.Hour)),
 			coveredStory("just-before-end", 1, 1, 1, epochEnd.Add(-time.Second)),
 			coveredStory("at-end", 1, 1, 1, epochEnd),
@@ -58,7 +58,7 @@ func TestStore_Assemble(t *testing.T) {
 	t.Run("ErrNoStories", func(t *testing.T) {
 		db, _ := testsupport.MustOpenDB(t)
 		s := digest.NewStore(db)
-		mustImport(t, s, coveredStory("old", 1, 1, 1, epochEnd.Add(-72*time.Hour)))
+		importStories(t, s, coveredStory("old", 1, 1, 1, epochEnd.Add(-72*time.Hour)))
 		_, err := s.Assemble(ctx, digest.AssembleParams{Date: "2026-11-27", WindowEnd: epochEnd})
 		if !errors.Is(err, digest.ErrNoStories) {
 			t.Fatalf("err=%v, want ErrNoStories", err)
@@ -83,7 +83,7 @@ func TestStore_Open(t *testing.T) {
 		s := digest.NewStore(db)
 		st := coveredStory("first", 2, 2, 2, epochEnd.Add(-time.Hour), "World")
 		st.Overview = []string{"Original bullet."}
-		mustImport(t, s, st, coveredStory("second", 1, 1, 1, epochEnd.Add(-2*time.Hour)))
+		importStories(t, s, st, coveredStory("second", 1, 1, 1, epochEnd.Add(-2*time.Hour)))
 		e, err := s.Open(ctx, p)
 		if err != nil {
 			t.Fatal(err)
@@ -106,7 +106,7 @@ func TestStore_Open(t *testing.T) {
 		// The story is rewritten and a better one arrives after assembly.
 		st.Title = "Rewritten title"
 		st.Overview = []string{"Changed bullet."}
-		mustImport(t, s, st, coveredStory("newcomer", 5, 5, 5, epochEnd.Add(-time.Minute)))
+		importStories(t, s, st, coveredStory("newcomer", 5, 5, 5, epochEnd.Add(-time.Minute)))
 
 		again, err := s.Open(ctx, p)
 		if err != nil {
@@ -140,13 +140,13 @@ func TestStore_Open(t *testing.T) {
 	t.Run("ErrEditionStarted", func(t *testing.T) {
 		db, _ := testsupport.MustOpenDB(t)
 		s := digest.NewStore(db)
-		mustImport(t, s, coveredStory("first", 2, 2, 2, epochEnd.Add(-time.Hour)))
+		importStories(t, s, coveredStory("first", 2, 2, 2, epochEnd.Add(-time.Hour)))
 		e, err := s.Open(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Before sending starts, assembling again replaces the edition.
-		mustImport(t, s, coveredStory("second", 3, 3, 3, epochEnd.Add(-time.Hour)))
+		importStories(t, s, coveredStory("second", 3, 3, 3, epochEnd.Add(-time.Hour)))
 		e2, err := s.Assemble(ctx, p)
 		if err != nil {
 			t.Fatal(err)
@@ -161,7 +161,7 @@ func TestStore_Open(t *testing.T) {
 			"2026-11-27T07:00:00Z", e.ID); err != nil {
 			t.Fatal(err)
 		}
-		mustImport(t, s, coveredStory("third", 4, 4, 4, epochEnd.Add(-time.Hour)))
+		importStories(t, s, coveredStory("third", 4, 4, 4, epochEnd.Add(-time.Hour)))
 		e3, err := s.Assemble(ctx, p)
 		if err != nil {
 			t.Fatal(err)
