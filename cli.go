@@ -50,6 +50,8 @@ type app struct {
 	now    func() time.Time
 
 	db *sqlite.DB
+	// grace is serve's --grace.
+	grace time.Duration
 	// fs holds the running command's parsed flags; read them with the
 	// flag* getters so that no flag value lives in a package variable.
 	fs *flag.FlagSet
@@ -138,6 +140,7 @@ func init() {
 		cmdSubscribersImport, cmdSubscribersExport, cmdSubscribersRemove, cmdSubscribersShow,
 		cmdPreview, cmdSend, cmdEditionsList, cmdEditionsShow, cmdServe,
 		cmdReportsList, cmdReportsResolve,
+		cmdScheduleAdd, cmdScheduleList, cmdScheduleEdit, cmdSchedulePause, cmdScheduleResume, cmdScheduleRm, cmdScheduleRuns,
 	}
 }
 

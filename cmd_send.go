@@ -130,13 +130,23 @@ Each subscriber is mailed at most once per edition: a repeated or interrupted
 send resumes from the delivery ledger.`,
 	flags: func(fs *flag.FlagSet) {
 		fs.String("date", "", "edition date YYYY-MM-DD (default today)")
+		fs.String("schedule", "", "send the edition of this schedule (see 'schedule list'): its zone, stories, window and overrides")
 		selectionFlags(fs)
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		if err := a.checkBaseURL(); err != nil {
 			return err
 		}
-		p, err := a.editionParams(a.flagString("date"), a.flagInt("stories"))
+		var p digest.AssembleParams
+		var err error
+		if name := a.flagString("schedule"); name != "" {
+			if a.flagSet("stories") {
+				return fmt.Errorf("%w: --stories comes from the schedule; change it with 'schedule edit %s --stories N'", errUsage, name)
+			}
+			p, _, err = a.scheduleParams(ctx, name, a.flagString("date"))
+		} else {
+			p, err = a.editionParams(a.flagString("date"), a.flagInt("stories"))
+		}
 		if err != nil {
 			return err
 		}
@@ -182,12 +192,34 @@ func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.
 	sender := digest.NewSender(digest.SenderConfig{
 		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, BaseURL: a.cfg.BaseURL, Logger: a.log,
 	}, db, r, signer, m)
-	return sender.Send(ctx, e)
+	if e.Status == "paused" || e.Status == "cancelled" {
+		return digest.Stats{}, fmt.Errorf("%w: edition %s %s is %s", schedule.ErrStopped, e.Schedule, e.Date, e.Status)
+	}
+	// An admin's pause or cancel stops the send between two messages.
+	sendCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped := watchEdition(sendCtx, db, e.ID, time.Second, cancel)
+	stats, err := sender.Send(sendCtx, e)
+	cancel()
+	if st := stopped(); st != "" {
+		return stats, fmt.Errorf("%w: edition %s %s was %s", schedule.ErrStopped, e.Schedule, e.Date, st)
+	}
+	if errors.Is(err, digest.ErrPaused) {
+		return stats, fmt.Errorf("%w: %w", schedule.ErrStopped, err)
+	}
+	return stats, err
 }
 
 var cmdEditionsList = &command{
 	name:    "editions list",
-	summary: "list editions with their delivery counts",
+	summary: "list editions with their delivery counts, and the runs missed",
+	help: `One line per edition, newest first, tab-separated: date, schedule, status
+(assembled, sending, paused, cancelled, sent), stories, delivery counts. Runs
+of a schedule that were missed (due while the server was down, later than
+the grace period) are listed with the status "missed".`,
+	flags: func(fs *flag.FlagSet) {
+		fs.String("schedule", "", "only this schedule's editions")
+	},
 	run: func(ctx context.Context, a *app, args []string) error {
 		db, err := a.openDB(ctx)
 		if err != nil {
@@ -197,13 +229,27 @@ var cmdEditionsList = &command{
 		if err != nil {
 			return err
 		}
+		only := a.flagString("schedule")
 		for _, e := range list {
+			if only != "" && e.Schedule != only {
+				continue
+			}
 			st, err := digest.LedgerStats(ctx, db.R, e.ID)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%d stories\t%d sent, %d failed, %d pending, %d skipped\n",
 				e.Date, e.Schedule, e.Status, len(e.Stories), st.Sent, st.Failed, st.Pending(), st.Skipped)
+		}
+		missed, err := schedule.NewStore(db).Runs(ctx, schedule.RunMissed, 100)
+		if err != nil {
+			return err
+		}
+		for _, r := range missed {
+			if only != "" && r.Schedule != only {
+				continue
+			}
+			fmt.Fprintf(a.stdout, "%s\t%s\tmissed\tdue %s\t%s\n", r.Date, r.Schedule, r.Due.UTC().Format(time.RFC3339), r.Detail)
 		}
 		return nil
 	},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"bothsides/digest"
@@ -16,9 +15,29 @@ import (
 	"bothsides/web"
 )
 
+// defaultGrace is how late a run missed while the server was down may still
+// be sent at start.
+const defaultGrace = 6 * time.Hour
+
 func serveFlags(fs *flag.FlagSet) {
 	fs.String("addr", "127.0.0.1:8080", "address to listen on (env BOTHSIDES_ADDR)")
-	fs.String("schedule", schedule.DefaultSpec, "cron spec of the daily send, with its time zone (env BOTHSIDES_SCHEDULE); 'off' disables it")
+	fs.String("schedule", schedule.DefaultSpec, "cron spec of the schedule named \"default\", added when there is no schedule yet (env BOTHSIDES_SCHEDULE); 'off' sends nothing on a schedule")
+	fs.Duration("grace", defaultGrace, "at start, send a run missed while the server was down if it fell due at most this long ago; older ones are recorded as missed (env BOTHSIDES_GRACE)")
+}
+
+// serveGrace is --grace, else BOTHSIDES_GRACE, else the default.
+func (a *app) serveGrace() (time.Duration, error) {
+	d := a.flagDuration("grace")
+	if v := a.getenv("BOTHSIDES_GRACE"); v != "" && !a.flagSet("grace") {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, fmt.Errorf("%w: BOTHSIDES_GRACE %q: want a duration such as 6h or 90m", errUsage, v)
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%w: --grace %s: want a positive duration such as 6h", errUsage, d)
+	}
+	return d, nil
 }
 
 var cmdServe = &command{
@@ -37,6 +56,10 @@ database and exits with status 0.`,
 		spec := a.flagString("schedule")
 		if v := a.getenv("BOTHSIDES_SCHEDULE"); v != "" && !a.flagSet("schedule") {
 			spec = v
+		}
+		if a.grace, err = a.serveGrace(); err != nil {
+			ln.Close()
+			return err
 		}
 		return a.serve(ctx, ln, spec, nil)
 	},
@@ -86,41 +109,35 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		IdleTimeout:       120 * time.Second,
 	}
 
-	// Sends run under their own context so that shutdown can let the
-	// message in flight finish and be recorded before the database closes.
-	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelSends()
-	var runner *schedule.Runner
-	var sends sync.WaitGroup
+	// The scheduler runs sends under its own context so that shutdown can
+	// let the message in flight finish and be recorded before the database
+	// closes.
+	store := schedule.NewStore(db)
+	sched := schedule.New(schedule.Config{Grace: a.grace, Logger: a.log, Now: a.now, Manual: spec == "off"},
+		store, a.scheduledSend)
 	if spec != "off" {
-		sp, err := schedule.Parse(spec)
+		added, err := store.Seed(ctx, spec)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		runner = schedule.NewRunner(a.log)
-		err = runner.Add(sp, func(at time.Time) {
-			sends.Add(1)
-			defer sends.Done()
-			p, err := a.editionParams("", 0)
-			if err != nil {
-				a.log.Error("scheduled send", "err", err)
-				return
-			}
-			p.Date, p.WindowEnd = at.Format("2006-01-02"), at.UTC()
-			stats, err := a.sendEdition(sendCtx, p)
-			if err != nil {
-				a.log.Error("scheduled send failed", "date", p.Date, "err", err)
-				return
-			}
-			a.log.Info("scheduled send done", "date", p.Date, "sent", stats.Sent, "failed", stats.Failed)
-		})
+		if added {
+			a.log.Info("added schedule", "name", schedule.DefaultName, "spec", spec)
+		}
+		if err := sched.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+		list, err := store.List(ctx)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		runner.Start()
-		a.log.Info("scheduler started", "schedule", spec, "next", sp.Next(a.now()).Format(time.RFC3339))
+		for _, s := range list {
+			if sp, err := s.Parsed(); err == nil && s.Enabled {
+				a.log.Info("schedule", "name", s.Name, "spec", s.Spec, "next", sp.Next(a.now()).Format(time.RFC3339))
+			}
+		}
 	}
 
 	errc := make(chan error, 1)
@@ -131,7 +148,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	}
 	select {
 	case err := <-errc:
-		cancelSends()
+		sched.Stop(context.Background())
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -141,12 +158,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.log.Warn("http shutdown", "err", err)
 	}
-	// Stop the send loop between messages, then wait for it to record.
-	cancelSends()
-	if runner != nil {
-		runner.Stop(shutCtx)
-	}
-	sends.Wait()
+	// Stop the cron runner, then the sends between two messages; each
+	// records its last message before the database closes.
+	sched.Stop(shutCtx)
 	a.log.Info("stopped")
 	return nil
 }

@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"bothsides/digest"
+	"bothsides/schedule"
+	"bothsides/sqlite"
+)
+
+func scheduleFlags(withSpec bool) func(fs *flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		if withSpec {
+			fs.String("spec", "", "cron spec with its zone, e.g. 'CRON_TZ=Europe/London 0 7 * * 1-5'")
+		}
+		fs.Int("stories", 5, "number of top stories per edition, 1-20")
+		fs.Int("window", 24, "edition window in hours before the send time, 1-168")
+		fs.String("subject", "", "subject line override (empty: the default subject)")
+		fs.String("title", "", "edition title override (empty: \"Both Sides\")")
+	}
+}
+
+var cmdScheduleAdd = &command{
+	name:    "schedule add",
+	args:    "NAME SPEC",
+	summary: "add a send schedule, e.g. schedule add weekday 'CRON_TZ=Europe/London 0 7 * * 1-5'",
+	help: `NAME is 1 to 40 characters of a-z, 0-9 and -. SPEC is a robfig/cron v3 spec
+of five fields (minute hour day-of-month month day-of-week), optionally
+prefixed with CRON_TZ=Zone; it must fire once a day at most, because each
+schedule sends one edition per date. A running server picks the change up
+within a minute.`,
+	flags: func(fs *flag.FlagSet) {
+		scheduleFlags(false)(fs)
+		fs.Bool("paused", false, "add it paused")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 2 {
+			return fmt.Errorf("%w: schedule add takes NAME and SPEC (quote the spec)", errUsage)
+		}
+		st, err := a.scheduleStore(ctx)
+		if err != nil {
+			return err
+		}
+		s := schedule.Schedule{Name: args[0], Spec: args[1], Enabled: !a.flagBool("paused"),
+			Stories: nonZero(a.flagInt("stories")), WindowHours: nonZero(a.flagInt("window")),
+			Subject: a.flagString("subject"), Title: a.flagString("title")}
+		added, err := st.Add(ctx, s)
+		if err != nil {
+			return err
+		}
+		return a.printSchedules([]schedule.Schedule{*added})
+	},
+}
+
+var cmdScheduleList = &command{
+	name:    "schedule list",
+	summary: "list the schedules with their next three runs in their own zone",
+	help: `One line per schedule, tab-separated: name, enabled or paused, spec, stories,
+window, next three runs. Then the runs recorded as missed (due while the
+server was down and later than the grace period), if any.`,
+	run: func(ctx context.Context, a *app, args []string) error {
+		st, err := a.scheduleStore(ctx)
+		if err != nil {
+			return err
+		}
+		list, err := st.List(ctx)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(a.stdout, "no schedules; add one with 'bothsides schedule add NAME SPEC' or start 'bothsides serve' to seed the default")
+			return nil
+		}
+		if err := a.printSchedules(list); err != nil {
+			return err
+		}
+		missed, err := st.Runs(ctx, schedule.RunMissed, 20)
+		if err != nil {
+			return err
+		}
+		if len(missed) > 0 {
+			fmt.Fprintln(a.stdout, "missed runs:")
+			for _, r := range missed {
+				fmt.Fprintf(a.stdout, "  %s\t%s\tdue %s\n", r.Schedule, r.Date, r.Due.UTC().Format(time.RFC3339))
+			}
+		}
+		return nil
+	},
+}
+
+// FormatRun writes a run time in its schedule's zone.
+func formatRun(t time.Time) string { return t.Format("Mon 2 Jan 2006 15:04 MST") }
+
+func (a *app) printSchedules(list []schedule.Schedule) error {
+	for _, s := range list {
+		state := "enabled"
+		if !s.Enabled {
+			state = "paused"
+		}
+		var next []string
+		if spec, err := s.Parsed(); err == nil && s.Enabled {
+			for _, t := range spec.NextN(a.now(), 3) {
+				next = append(next, formatRun(t))
+			}
+		}
+		if len(next) == 0 {
+			next = []string{"-"}
+		}
+		fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%d stories\t%dh window\tnext: %s\n",
+			s.Name, state, s.Spec, s.Stories, s.WindowHours, strings.Join(next, ", "))
+	}
+	return nil
+}
+
+var cmdScheduleEdit = &command{
+	name:    "schedule edit",
+	args:    "NAME",
+	summary: "change a schedule: only the flags given change",
+	flags:   scheduleFlags(true),
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%w: schedule edit takes one NAME", errUsage)
+		}
+		st, err := a.scheduleStore(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := st.Get(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		changed := false
+		for _, f := range []string{"spec", "stories", "window", "subject", "title"} {
+			changed = changed || a.flagSet(f)
+		}
+		if !changed {
+			return fmt.Errorf("%w: nothing to change; give --spec, --stories, --window, --subject or --title", errUsage)
+		}
+		if a.flagSet("spec") {
+			s.Spec = a.flagString("spec")
+		}
+		if a.flagSet("stories") {
+			s.Stories = nonZero(a.flagInt("stories"))
+		}
+		if a.flagSet("window") {
+			s.WindowHours = nonZero(a.flagInt("window"))
+		}
+		if a.flagSet("subject") {
+			s.Subject = a.flagString("subject")
+		}
+		if a.flagSet("title") {
+			s.Title = a.flagString("title")
+		}
+		s, err = st.Update(ctx, args[0], *s)
+		if err != nil {
+			return err
+		}
+		return a.printSchedules([]schedule.Schedule{*s})
+	},
+}
+
+func scheduleToggle(name string, enabled bool, summary string) *command {
+	return &command{
+		name:    name,
+		args:    "NAME",
+		summary: summary,
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("%w: %s takes one NAME", errUsage, name)
+			}
+			st, err := a.scheduleStore(ctx)
+			if err != nil {
+				return err
+			}
+			s, err := st.SetEnabled(ctx, args[0], enabled)
+			if err != nil {
+				return err
+			}
+			return a.printSchedules([]schedule.Schedule{*s})
+		},
+	}
+}
+
+var (
+	cmdSchedulePause  = scheduleToggle("schedule pause", false, "pause a schedule: its runs are not sent, nor caught up later")
+	cmdScheduleResume = scheduleToggle("schedule resume", true, "resume a paused schedule from its next run")
+)
+
+var cmdScheduleRm = &command{
+	name:    "schedule rm",
+	args:    "NAME",
+	summary: "remove a schedule (its editions stay in the archive)",
+	run: func(ctx context.Context, a *app, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("%w: schedule rm takes one NAME", errUsage)
+		}
+		st, err := a.scheduleStore(ctx)
+		if err != nil {
+			return err
+		}
+		if err := st.Remove(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "removed schedule %s\n", args[0])
+		return nil
+	},
+}
+
+var cmdScheduleRuns = &command{
+	name:    "schedule runs",
+	summary: "what happened to each run that fell due: done, failed, stopped, missed",
+	flags: func(fs *flag.FlagSet) {
+		fs.Bool("missed", false, "only the missed runs")
+	},
+	run: func(ctx context.Context, a *app, args []string) error {
+		st, err := a.scheduleStore(ctx)
+		if err != nil {
+			return err
+		}
+		status := ""
+		if a.flagBool("missed") {
+			status = schedule.RunMissed
+		}
+		runs, err := st.Runs(ctx, status, 100)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			fmt.Fprintf(a.stdout, "%s\t%s\t%s\tdue %s\t%s\n", r.Date, r.Schedule, r.Status, r.Due.UTC().Format(time.RFC3339), r.Detail)
+		}
+		return nil
+	},
+}
+
+// nonZero turns an explicit 0 into -1 so that validation refuses it rather
+// than taking it for "the default".
+func nonZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func (a *app) scheduleStore(ctx context.Context) (*schedule.Store, error) {
+	db, err := a.openDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return schedule.NewStore(db), nil
+}
+
+// scheduleParams says which edition a schedule makes for date: without a
+// date, today's in the schedule's zone with its window ending now; with one,
+// the window ends at that date's run, or now if that is earlier.
+func (a *app) scheduleParams(ctx context.Context, name, date string) (digest.AssembleParams, *schedule.Schedule, error) {
+	st, err := a.scheduleStore(ctx)
+	if err != nil {
+		return digest.AssembleParams{}, nil, err
+	}
+	s, err := st.Get(ctx, name)
+	if err != nil {
+		return digest.AssembleParams{}, nil, fmt.Errorf("%w; see 'bothsides schedule list'", err)
+	}
+	spec, err := s.Parsed()
+	if err != nil {
+		return digest.AssembleParams{}, nil, err
+	}
+	now := a.now()
+	end := now
+	if date == "" {
+		date = now.In(spec.Location).Format(schedule.DateFormat)
+	} else {
+		if _, err := parseDate(date); err != nil {
+			return digest.AssembleParams{}, nil, err
+		}
+		at, ok := spec.OnDate(date)
+		if !ok {
+			return digest.AssembleParams{}, nil, fmt.Errorf("schedule %s (%s) has no run on %s", s.Name, s.Spec, date)
+		}
+		if at.Before(now) {
+			end = at
+		}
+	}
+	return editionParamsOf(s, date, end), s, nil
+}
+
+// editionParamsOf is the edition a schedule makes on date with its window
+// ending at end.
+func editionParamsOf(s *schedule.Schedule, date string, end time.Time) digest.AssembleParams {
+	sel := digest.DefaultSelection
+	sel.Count = s.Stories
+	return digest.AssembleParams{
+		Date: date, Schedule: s.Name, WindowEnd: end.UTC(), WindowHours: s.WindowHours,
+		Selection: sel, Title: s.Title, Subject: s.Subject,
+	}
+}
+
+// scheduledSend is the scheduler's job: it sends the run's edition, its
+// window ending at the run's due time (or now, if sent early).
+func (a *app) scheduledSend(ctx context.Context, r schedule.Run) error {
+	end := r.Due
+	if now := a.now(); end.After(now) {
+		end = now
+	}
+	stats, err := a.sendEdition(ctx, editionParamsOf(&r.Schedule, r.Date, end))
+	if err != nil {
+		return err
+	}
+	if stats.Failed > 0 {
+		a.log.Warn("scheduled send had failures", "schedule", r.Schedule.Name, "date", r.Date, "failed", stats.Failed)
+	}
+	return nil
+}
+
+// watchEdition cancels a send when an admin pauses or cancels its edition,
+// checking the status every interval; stopped reports the status that
+// stopped it. The delivery engine stops between two messages and records
+// the one in flight.
+func watchEdition(ctx context.Context, db *sqlite.DB, id int64, interval time.Duration, cancel context.CancelFunc) (stopped func() string) {
+	var status string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			var st string
+			err := db.R.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, id).Scan(&st)
+			if errors.Is(err, sql.ErrNoRows) || st == "paused" || st == "cancelled" {
+				status = st
+				if status == "" {
+					status = "cancelled"
+				}
+				cancel()
+				return
+			}
+		}
+	}()
+	return func() string { <-done; return status }
+}
