@@ -188,8 +188,8 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// sideView is one side of a story as the templates show it.
-type sideView struct {
+// SideView is one side of a story as the mail and the web pages show it.
+type SideView struct {
 	Side     Side
 	Count    int
 	Percent  int
@@ -198,14 +198,19 @@ type sideView struct {
 	More     int // articles of this side beyond those shown
 }
 
-func (s sideView) Name() string  { return s.Side.Title() }
-func (s sideView) Lower() string { return string(s.Side) }
-func (s sideView) Short() string { return string(s.Side)[:1] }
+// Name is the side's name with a capital: "Left".
+func (s SideView) Name() string { return s.Side.Title() }
+
+// Lower is the side's name: "left".
+func (s SideView) Lower() string { return string(s.Side) }
+
+// Short is the side's initial, used in CSS class names: "l".
+func (s SideView) Short() string { return string(s.Side)[:1] }
 
 // BarLabel is the text inside the side's part of the coverage bar: the
 // whole name where it fits on a phone, the initial where only that fits,
 // nothing in a sliver (the legend under the bar has every number).
-func (s sideView) BarLabel() string {
+func (s SideView) BarLabel() string {
 	switch {
 	case s.Percent >= 30:
 		return fmt.Sprintf("%s %d%%", s.Side.Title(), s.Percent)
@@ -220,7 +225,7 @@ type storyView struct {
 	Number    int
 	URL       string
 	Coverage  Coverage
-	Sides     []sideView
+	Sides     []SideView
 	Blindspot Side
 }
 
@@ -262,16 +267,16 @@ const MaxSourcesPerSide = 3
 
 // SideViews groups a story's coverage by side, left to right, with at most
 // limit articles each (0: all).
-func sideViews(st *Story, limit int) []sideView {
+func SideViews(st *Story, limit int) []SideView {
 	c := st.Coverage()
-	var out []sideView
+	var out []SideView
 	for _, side := range Sides {
 		arts := st.ArticlesBy(side)
 		more := 0
 		if limit > 0 && len(arts) > limit {
 			arts, more = arts[:limit], len(arts)-limit
 		}
-		out = append(out, sideView{Side: side, Count: c.Count(side), Percent: c.Percent(side),
+		out = append(out, SideView{Side: side, Count: c.Count(side), Percent: c.Percent(side),
 			Framing: st.Framing.Of(side), Articles: arts, More: more})
 	}
 	return out
@@ -283,7 +288,7 @@ func (r *Renderer) storyView(st *Story, n int, blind Side, web bool) storyView {
 		url = "/stories/" + st.ID
 	}
 	return storyView{Story: st, Number: n, URL: url, Coverage: st.Coverage(), Blindspot: blind,
-		Sides: sideViews(st, MaxSourcesPerSide)}
+		Sides: SideViews(st, MaxSourcesPerSide)}
 }
 
 func (r *Renderer) view(e *Edition, web bool) *view {

@@ -13,26 +13,39 @@ var noExpiry time.Time
 var datePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 type editionItem struct {
-	Date, DateLong, Top string
-	Count               int
+	Date, DateLong, Schedule, Top string
+	Stories, Blindspots, Minutes  int
 }
 
+// mailed reports whether an edition has gone out: the archive shows only
+// those, never one assembled and waiting.
+func mailed(e *digest.Edition) bool {
+	return e.Status != "assembled" && !e.StartedAt.IsZero()
+}
+
+func longDate(date string) string {
+	if d, err := time.Parse("2006-01-02", date); err == nil {
+		return d.Format("Monday, 2 January 2006")
+	}
+	return date
+}
+
+// editionsPage lists the editions that were mailed, newest first.
 func (s *Server) editionsPage(w http.ResponseWriter, r *http.Request) {
-	list, err := s.stories.Editions(r.Context(), 200)
+	list, err := s.stories.Editions(r.Context(), 400)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
 	var items []editionItem
-	seen := map[string]bool{}
 	for _, e := range list {
-		if seen[e.Date] || e.Status == "assembled" {
+		if !mailed(e) {
 			continue
 		}
-		seen[e.Date] = true
-		it := editionItem{Date: e.Date, DateLong: e.Date, Count: len(e.Stories) + len(e.Blindspots)}
-		if d, err := time.Parse("2006-01-02", e.Date); err == nil {
-			it.DateLong = d.Format("Monday, 2 January 2006")
+		it := editionItem{Date: e.Date, DateLong: longDate(e.Date), Stories: len(e.Stories),
+			Blindspots: len(e.Blindspots), Minutes: e.Minutes()}
+		if e.Schedule != digest.DefaultSchedule {
+			it.Schedule = e.Schedule
 		}
 		if len(e.Stories) > 0 {
 			it.Top = e.Stories[0].Title
@@ -55,6 +68,10 @@ func (s *Server) editionPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	if !mailed(e) {
+		s.error(w, r, errNotFound)
+		return
+	}
 	b, err := s.renderer.RenderWeb(e)
 	if err != nil {
 		s.error(w, r, err)
@@ -64,18 +81,8 @@ func (s *Server) editionPage(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-type sideView struct {
-	Side     digest.Side
-	Count    int
-	Percent  int
-	Framing  string
-	Articles []digest.Article
-}
-
-func (v sideView) Name() string  { return v.Side.Title() }
-func (v sideView) Lower() string { return string(v.Side) }
-func (v sideView) Short() string { return string(v.Side)[:1] }
-
+// storyPage shows a story in full: every article grouped by side, the FAQ
+// and the coverage bar.
 func (s *Server) storyPage(w http.ResponseWriter, r *http.Request) {
 	st, err := s.stories.Story(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -83,21 +90,16 @@ func (s *Server) storyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := st.Coverage()
-	var sides []sideView
-	for _, side := range digest.Sides {
-		sides = append(sides, sideView{Side: side, Count: c.Count(side), Percent: c.Percent(side),
-			Framing: st.Framing.Of(side), Articles: st.ArticlesBy(side)})
-	}
 	data := map[string]any{
 		"Story":     st,
 		"Coverage":  c,
-		"Sides":     sides,
+		"Sides":     digest.SideViews(st, 0),
 		"Blindspot": digest.DefaultBlindspotRule.For(c),
-		"Published": st.PublishedAt.Format("2 Jan 2006 15:04 MST"),
+		"Published": st.PublishedAt.UTC().Format("2 Jan 2006, 15:04 MST"),
 		"Updated":   "",
 	}
-	if !st.UpdatedAt.IsZero() {
-		data["Updated"] = st.UpdatedAt.Format("2 Jan 2006 15:04 MST")
+	if !st.UpdatedAt.IsZero() && st.UpdatedAt.After(st.PublishedAt) {
+		data["Updated"] = st.UpdatedAt.UTC().Format("2 Jan 2006, 15:04 MST")
 	}
 	s.render(w, r, http.StatusOK, "story", data)
 }
