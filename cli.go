@@ -37,6 +37,11 @@ type config struct {
 	PostalAddress string
 	Outbox        string
 	Verbose       bool
+
+	// Sign-up and unsubscribe (see cmd_signup.go).
+	PendingExpiry     string
+	UnsubscribeMailto string
+	ClientIPHeader    string
 }
 
 // app is one invocation: configuration, streams and the resources opened.
@@ -114,6 +119,9 @@ func (a *app) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.cfg.PostalAddress, "postal-address", a.cfg.PostalAddress, "sender's postal address shown in the footer (env BOTHSIDES_POSTAL_ADDRESS)")
 	fs.StringVar(&a.cfg.Outbox, "outbox", a.cfg.Outbox, "folder for .eml files when no SMTP URL is set (env BOTHSIDES_OUTBOX)")
 	fs.BoolVar(&a.cfg.Verbose, "v", false, "log debug details")
+	fs.StringVar(&a.cfg.PendingExpiry, "pending-expiry", a.cfg.PendingExpiry, "how long a sign-up's confirmation link works; unconfirmed sign-ups are deleted after it (env BOTHSIDES_PENDING_EXPIRY)")
+	fs.StringVar(&a.cfg.UnsubscribeMailto, "unsubscribe-mailto", a.cfg.UnsubscribeMailto, "mailto: address offered for unsubscribing by mail, e.g. mailto:unsubscribe@example.com (env BOTHSIDES_UNSUBSCRIBE_MAILTO)")
+	fs.StringVar(&a.cfg.ClientIPHeader, "client-ip-header", a.cfg.ClientIPHeader, "header a trusted reverse proxy sets to the client's IP, e.g. X-Forwarded-For; empty uses the peer address (env BOTHSIDES_CLIENT_IP_HEADER)")
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -127,6 +135,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 		ReplyTo:       getenv("BOTHSIDES_REPLY_TO"),
 		PostalAddress: getenv("BOTHSIDES_POSTAL_ADDRESS"),
 		Outbox:        envOr(getenv, "BOTHSIDES_OUTBOX", "outbox"),
+
+		PendingExpiry:     envOr(getenv, "BOTHSIDES_PENDING_EXPIRY", "48h"),
+		UnsubscribeMailto: getenv("BOTHSIDES_UNSUBSCRIBE_MAILTO"),
+		ClientIPHeader:    getenv("BOTHSIDES_CLIENT_IP_HEADER"),
 	}
 	return a
 }

@@ -191,6 +191,7 @@ func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.
 	a.log.Info("sending edition", "date", e.Date, "stories", len(e.Stories), "via", where)
 	sender := digest.NewSender(digest.SenderConfig{
 		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, BaseURL: a.cfg.BaseURL, Logger: a.log,
+		UnsubscribeMailto: a.cfg.UnsubscribeMailto,
 	}, db, r, signer, m)
 	if e.Status == "paused" || e.Status == "cancelled" {
 		return digest.Stats{}, fmt.Errorf("%w: edition %s %s is %s", schedule.ErrStopped, e.Schedule, e.Date, e.Status)

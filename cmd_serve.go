@@ -95,12 +95,20 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
-	srv, err := web.New(web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log}, db,
+	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log}
+	closeSignUpMail, err := a.signUpWebConfig(&wcfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeSignUpMail()
+	srv, err := web.New(wcfg, db,
 		digest.NewStore(db), subscribers.NewStore(db), signer, r)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer srv.Close() // after the HTTP shutdown: sends the queued sign-up mails
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -25,6 +25,22 @@ type Config struct {
 	Logger  *slog.Logger
 	// ReportLimit bounds the "Report an issue" form per client.
 	ReportLimit digest.ReportLimit
+
+	// Mailer sends the sign-up mails (confirmation, already subscribed)
+	// through the same path as the digest. Without it the sign-up form
+	// answers 503.
+	Mailer        digest.Mailer
+	From, ReplyTo string
+	PostalAddress string
+	// UnsubscribeMailto, when set (mailto:unsubscribe@example.com), is
+	// offered on the unsubscribe page as another way to leave.
+	UnsubscribeMailto string
+	// SignUp sets the pending expiry and the sign-up rate limits.
+	SignUp subscribers.SignUpConfig
+	// ClientIPHeader names a header set by a trusted reverse proxy holding
+	// the client's IP (X-Real-IP, or X-Forwarded-For whose last entry is
+	// used); empty uses the TCP peer address.
+	ClientIPHeader string
 }
 
 // Server holds the handlers' dependencies.
@@ -36,6 +52,8 @@ type Server struct {
 	signer   *subscribers.Signer
 	renderer *digest.Renderer
 	pages    map[string]*template.Template
+	mails    struct{ confirm, active subscriberMail }
+	out      *outbox
 }
 
 var pageFuncs = template.FuncMap{
@@ -50,12 +68,22 @@ func New(cfg Config, db *sqlite.DB, stories *digest.Store, subs *subscribers.Sto
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, db: db, stories: stories, subs: subs, signer: signer, renderer: r, pages: map[string]*template.Template{}}
-	for _, name := range []string{"unsubscribe", "message", "editions", "story", "preferences", "report"} {
+	for _, name := range []string{"unsubscribe", "message", "editions", "story", "preferences", "report", "subscribe", "confirm"} {
 		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templates.FS, "web/layout.html", "web/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", name, err)
 		}
 		s.pages[name] = t
+	}
+	var err error
+	if s.mails.confirm, err = parseSubscriberMail("subscribe_confirm", "Confirm your Both Sides subscription"); err != nil {
+		return nil, err
+	}
+	if s.mails.active, err = parseSubscriberMail("subscribe_active", "You are already subscribed to Both Sides"); err != nil {
+		return nil, err
+	}
+	if cfg.Mailer != nil {
+		s.startWorker()
 	}
 	return s, nil
 }
@@ -73,6 +101,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 	mux.HandleFunc("GET /preferences/{token}", s.preferencesPage)
+	s.subscriberRoutes(mux)
 	mux.HandleFunc("GET /editions", s.editionsPage)
 	mux.HandleFunc("GET /editions/{date}", s.editionPage)
 	mux.HandleFunc("GET /stories/{id}", s.storyPage)
@@ -84,7 +113,7 @@ func (s *Server) Handler() http.Handler {
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")

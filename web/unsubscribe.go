@@ -2,13 +2,29 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"bothsides/subscribers"
 )
 
 type unsubscribeData struct {
 	Email, Action, PreferencesURL, ResubscribeURL string
+	Mailto, MailtoAddress                         string
 	Done                                          bool
+}
+
+func (s *Server) unsubscribeData(sub *subscribers.Subscriber, token string) unsubscribeData {
+	d := unsubscribeData{Email: sub.Email, Action: "/unsubscribe/" + token, PreferencesURL: s.preferencesURL(sub.ID)}
+	if sub.Status != subscribers.StatusActive && sub.Status != subscribers.StatusPending {
+		d.Done = true
+		d.ResubscribeURL = "/resubscribe/" + s.signer.Token(subscribers.PurposePreferences, sub.ID, noExpiry)
+	}
+	if m := s.cfg.UnsubscribeMailto; m != "" {
+		d.Mailto = m
+		addr, _, _ := strings.Cut(strings.TrimPrefix(m, "mailto:"), "?")
+		d.MailtoAddress = addr
+	}
+	return d
 }
 
 // unsubscribePage asks for confirmation. It never unsubscribes by itself:
@@ -25,15 +41,13 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	data := unsubscribeData{Email: sub.Email, Action: "/unsubscribe/" + token,
-		PreferencesURL: "/preferences/" + s.signer.Token(subscribers.PurposePreferences, id, noExpiry)}
-	data.Done = sub.Status == subscribers.StatusUnsubscribed
-	s.render(w, r, http.StatusOK, "unsubscribe", data)
+	s.render(w, r, http.StatusOK, "unsubscribe", s.unsubscribeData(sub, token))
 }
 
 // unsubscribe handles both the button on the page and the RFC 8058
 // one-click POST a mail provider sends (body List-Unsubscribe=One-Click, no
-// cookies): the signed token in the path is the only credential either needs.
+// cookies): the signed token in the path is the only credential either
+// needs. It is idempotent, and unsubscribes whatever the body holds.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	id, err := s.signer.Verify(subscribers.PurposeUnsubscribe, token, s.now())
@@ -54,8 +68,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
 	s.cfg.Logger.Info("unsubscribed", "subscriber", id, "one_click", oneClick)
-	s.render(w, r, http.StatusOK, "unsubscribe", unsubscribeData{
-		Email: sub.Email, Done: true,
-		PreferencesURL: "/preferences/" + s.signer.Token(subscribers.PurposePreferences, id, noExpiry),
-	})
+	d := s.unsubscribeData(sub, token)
+	d.Done = true
+	s.render(w, r, http.StatusOK, "unsubscribe", d)
 }

@@ -33,9 +33,10 @@ type SMTPServer struct {
 	// it was read; an error refuses the message.
 	OnData func(to []string, data []byte) error
 
-	srv  *smtp.Server
-	mu   sync.Mutex
-	msgs []Received
+	srv     *smtp.Server
+	mu      sync.Mutex
+	msgs    []Received
+	arrived chan struct{} // closed and replaced when a message arrives
 }
 
 // Reply returns an SMTP error reply with code and text, e.g. Reply(451, "try later").
@@ -47,7 +48,7 @@ func Reply(code int, text string) error {
 // test ends.
 func StartSMTP(tb testing.TB) *SMTPServer {
 	tb.Helper()
-	s := &SMTPServer{}
+	s := &SMTPServer{arrived: make(chan struct{})}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{srv: s}, nil
 	}))
@@ -99,6 +100,28 @@ func (s *SMTPServer) To(addr string) []Received {
 	return out
 }
 
+// WaitFor waits until n messages for addr have arrived, for mail sent in
+// the background, and returns them; it fails the test after 30 seconds.
+func (s *SMTPServer) WaitFor(tb testing.TB, addr string, n int) []Received {
+	tb.Helper()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		arrived := s.arrived
+		s.mu.Unlock()
+		if got := s.To(addr); len(got) >= n {
+			return got
+		}
+		select {
+		case <-arrived:
+		case <-deadline.C:
+			tb.Fatalf("smtp: %d message(s) for %s after 30s, want %d", len(s.To(addr)), addr, n)
+			return nil
+		}
+	}
+}
+
 type session struct {
 	srv  *SMTPServer
 	from string
@@ -135,6 +158,8 @@ func (s *session) Data(r io.Reader) error {
 	}
 	s.srv.mu.Lock()
 	s.srv.msgs = append(s.srv.msgs, Received{From: s.from, To: append([]string(nil), s.to...), Data: b.Bytes()})
+	close(s.srv.arrived)
+	s.srv.arrived = make(chan struct{})
 	s.srv.mu.Unlock()
 	return nil
 }
