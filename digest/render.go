@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	htmltemplate "html/template"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -138,40 +139,41 @@ type Rendered struct {
 
 // Personalize returns the HTML and text of the mail for one subscriber. It
 // only copies the rendered edition and the subscriber's values into place:
-// no template runs and nothing is looked up.
+// no template runs and nothing is looked up. It is safe for concurrent use.
 func (r *Rendered) Personalize(p Personal) (htmlPart, textPart []byte) {
-	var vals [numSlots]string
-	for i := range vals {
-		vals[i] = oneLine(p.value(i))
-	}
-	htmlPart = fill(r.html, &vals, true)
-	textPart = fill(r.text, &vals, false)
-	return htmlPart, textPart
+	return r.AppendPersonalized(nil, nil, p)
 }
 
-func fill(segs []segment, vals *[numSlots]string, escape bool) []byte {
-	var esc [numSlots]string
-	for i, v := range vals {
-		if escape {
-			v = html.EscapeString(v)
-		}
-		esc[i] = v
+// AppendPersonalized appends the HTML and text of p's mail to dstHTML and
+// dstText and returns the extended slices. A sender that reuses its buffers
+// from one message to the next, dstHTML[:0] and dstText[:0], allocates
+// nothing per message but the escaped values: most of the cost of a fresh
+// 100 KB slice is allocating and clearing it, not copying into it.
+func (r *Rendered) AppendPersonalized(dstHTML, dstText []byte, p Personal) (htmlPart, textPart []byte) {
+	var raw, esc [numSlots]string
+	for i := range raw {
+		raw[i] = oneLine(p.value(i))
+		esc[i] = html.EscapeString(raw[i])
 	}
+	return fill(dstHTML, r.html, &esc), fill(dstText, r.text, &raw)
+}
+
+func fill(dst []byte, segs []segment, vals *[numSlots]string) []byte {
 	n := 0
 	for _, s := range segs {
 		n += len(s.lit)
 		if s.slot >= 0 {
-			n += len(esc[s.slot])
+			n += len(vals[s.slot])
 		}
 	}
-	out := make([]byte, 0, n)
+	dst = slices.Grow(dst, n)
 	for _, s := range segs {
-		out = append(out, s.lit...)
+		dst = append(dst, s.lit...)
 		if s.slot >= 0 {
-			out = append(out, esc[s.slot]...)
+			dst = append(dst, vals[s.slot]...)
 		}
 	}
-	return out
+	return dst
 }
 
 // oneLine turns control characters such as CR and LF into spaces, so that a
