@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"regexp"
+	"strconv"
+	"sync"
 	"time"
 
 	"bothsides/digest"
@@ -72,13 +74,53 @@ func (s *Server) editionPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, errNotFound)
 		return
 	}
-	b, err := s.renderer.RenderWeb(e)
+	b, err := s.archive.page(e, s.renderer.RenderWeb)
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// A mailed edition never changes.
+	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Write(b)
+}
+
+// editionCache keeps the archive pages of recently viewed editions: a
+// mailed edition is frozen, so its page is rendered (templates and CSS
+// inlining, a few milliseconds) once rather than on every request.
+type editionCache struct {
+	mu    sync.Mutex
+	pages map[string][]byte
+}
+
+// maxCachedEditions bounds the cache's memory to about 64 pages of 100 KB.
+const maxCachedEditions = 64
+
+func (c *editionCache) page(e *digest.Edition, render func(*digest.Edition) ([]byte, error)) ([]byte, error) {
+	key := strconv.FormatInt(e.ID, 10) + "/" + e.AssembledAt.Format(time.RFC3339Nano)
+	c.mu.Lock()
+	b, ok := c.pages[key]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := render(e)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pages == nil {
+		c.pages = map[string][]byte{}
+	}
+	if len(c.pages) >= maxCachedEditions {
+		for k := range c.pages {
+			delete(c.pages, k)
+			break
+		}
+	}
+	c.pages[key] = b
+	return b, nil
 }
 
 // storyPage shows a story in full: every article grouped by side, the FAQ

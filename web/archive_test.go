@@ -95,6 +95,20 @@ func newArchiveFixture(t *testing.T) *archiveFixture {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(mail)
 	})
+	// A mail whose story text has markup, scripts of every kind and a word
+	// far longer than a phone is wide.
+	hostile.Summary += " " + strings.Repeat("Unbreakable", 12) + " https://example.com/" + strings.Repeat("very-long-path/", 8)
+	hostile.Articles[0].Source = "Outlet" + strings.Repeat("WithAVeryLongName", 5)
+	hr, err := r.Render(&digest.Edition{Date: "2026-11-27", Stories: []digest.Story{hostile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostileMail, _ := hr.Personalize(digest.Personal{Name: "Ana <b>x</b> " + strings.Repeat("Longname", 8), Email: "ana@example.com",
+		UnsubscribeURL: "http://127.0.0.1/unsubscribe/x", PreferencesURL: "http://127.0.0.1/preferences/x"})
+	mux.HandleFunc("GET /mail-hostile", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(hostileMail)
+	})
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	f.url = ts.URL
@@ -160,6 +174,9 @@ func TestArchive(t *testing.T) {
 		})
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Fatalf("stories=%v, want %v", got, want)
+		}
+		if _, _, again := f.get(t, "/editions/2026-11-27"); again != body {
+			t.Fatal("a second request gave another page")
 		}
 		for _, no := range []string{"unsubscribe", "preferences", "bsslot", "ada@example.com"} {
 			if strings.Contains(strings.ToLower(body), no) {
@@ -265,12 +282,13 @@ const pageChecks = `(() => {
     const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
     if (ratio < need) bad.push(ratio.toFixed(2) + ' < ' + need + ': ' + JSON.stringify(n.textContent.trim().slice(0, 40)) + ' ' + cs.color + ' on rgb(' + [b.r, b.g, b.b] + ')');
   }
-  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, lowContrast: bad};
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, checked: seen.size, lowContrast: bad};
 })()`
 
 type pageReport struct {
 	ScrollWidth int      `json:"scrollWidth"`
 	InnerWidth  int      `json:"innerWidth"`
+	Checked     int      `json:"checked"`
 	LowContrast []string `json:"lowContrast"`
 }
 
@@ -314,6 +332,9 @@ func shoot(t *testing.T, ctx context.Context, url string, width int64, dark bool
 	if rep.ScrollWidth > rep.InnerWidth {
 		t.Errorf("%s: the page is %d px wide in a %d px window: it overflows horizontally", name, rep.ScrollWidth, rep.InnerWidth)
 	}
+	if rep.Checked < 5 {
+		t.Errorf("%s: contrast checked on %d elements only", name, rep.Checked)
+	}
 	for _, b := range rep.LowContrast {
 		t.Errorf("%s: low contrast %s", name, b)
 	}
@@ -336,6 +357,7 @@ func TestArchive_Browser(t *testing.T) {
 		{"/stories/arctic-sea-ice-record-november-low", 375, false, "story-375.png"},
 		{"/stories/congress-passes-stopgap-funding-bill", 1024, true, "story-1024-dark.png"},
 		{"/stories/hostile", 375, false, "story-hostile-375.png"},
+		{"/mail-hostile", 375, false, "mail-hostile-375.png"},
 		{"/editions", 375, false, "editions-375.png"},
 		{"/editions/2026-11-27", 375, false, "edition-375.png"},
 	} {

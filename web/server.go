@@ -54,6 +54,7 @@ type Server struct {
 	pages    map[string]*template.Template
 	mails    struct{ confirm, active subscriberMail }
 	out      *outbox
+	archive  editionCache // rendered archive pages of mailed editions
 }
 
 var pageFuncs = template.FuncMap{
