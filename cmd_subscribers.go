@@ -170,11 +170,11 @@ address that is not a subscriber too (it is suppressed all the same).`,
 		}
 		switch {
 		case res.Deleted > 0:
-			fmt.Fprintf(a.stdout, "erased %s: subscriber and %d delivery record(s) deleted; the address is on the suppression list\n", res.Email, res.Deliveries)
+			fmt.Fprintf(a.stdout, "erased %s: subscriber and %d delivery record(s) deleted, %d story report(s) lose the address; the address is on the suppression list\n", res.Email, res.Deliveries, res.Reports)
 		case res.WasListed:
-			fmt.Fprintf(a.stdout, "%s holds no data; it was already on the suppression list\n", res.Email)
+			fmt.Fprintf(a.stdout, "%s is not a subscriber (%d story report(s) lose the address); it was already on the suppression list\n", res.Email, res.Reports)
 		default:
-			fmt.Fprintf(a.stdout, "%s is not a subscriber; added to the suppression list so it is never mailed\n", res.Email)
+			fmt.Fprintf(a.stdout, "%s is not a subscriber (%d story report(s) lose the address); added to the suppression list so it is never mailed\n", res.Email, res.Reports)
 		}
 		return nil
 	},
@@ -221,9 +221,13 @@ func writeAccess(w io.Writer, pd *subscribers.PersonalData) {
 	defer tw.Flush()
 	fmt.Fprintf(tw, "address:\t%s\n", pd.Email)
 	fmt.Fprintf(tw, "suppression list:\t%s\n", map[bool]string{true: "yes (erased; never mailed again)", false: "no"}[pd.Suppressed])
+	fmt.Fprintf(tw, "story reports:\t%d\n", len(pd.Reports))
+	for _, r := range pd.Reports {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%q\n", timeText(r.CreatedAt), r.StoryID, r.Kind, r.Message)
+	}
 	s := pd.Subscriber
 	if s == nil {
-		fmt.Fprintf(tw, "subscriber:\tnone: no personal data is held\n")
+		fmt.Fprintf(tw, "subscriber:\tnone: no subscriber data is held\n")
 		return
 	}
 	hour := "schedule's"
@@ -290,12 +294,19 @@ func accessJSON(pd *subscribers.PersonalData) any {
 		ConfirmSentAt  string   `json:"confirmation_sent_at,omitempty"`
 		UnsubscribedAt string   `json:"unsubscribed_at,omitempty"`
 	}
+	type report struct {
+		Story     string `json:"story"`
+		Kind      string `json:"kind"`
+		Message   string `json:"message"`
+		CreatedAt string `json:"created_at"`
+	}
 	out := struct {
 		Email      string      `json:"email"`
 		Suppressed bool        `json:"suppressed"`
 		Subscriber *subscriber `json:"subscriber"`
 		Deliveries []delivery  `json:"deliveries"`
-	}{Email: pd.Email, Suppressed: pd.Suppressed, Deliveries: []delivery{}}
+		Reports    []report    `json:"story_reports"`
+	}{Email: pd.Email, Suppressed: pd.Suppressed, Deliveries: []delivery{}, Reports: []report{}}
 	opt := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -312,6 +323,9 @@ func accessJSON(pd *subscribers.PersonalData) any {
 			js.PreferredHour = &h
 		}
 		out.Subscriber = js
+	}
+	for _, r := range pd.Reports {
+		out.Reports = append(out.Reports, report{Story: r.StoryID, Kind: r.Kind, Message: r.Message, CreatedAt: opt(r.CreatedAt)})
 	}
 	for _, d := range pd.Deliveries {
 		out.Deliveries = append(out.Deliveries, delivery{Edition: d.EditionDate, Schedule: d.Schedule, Status: d.Status,

@@ -114,7 +114,7 @@ func TestSubscribersExportShowRemove(t *testing.T) {
 		t.Fatalf("remove=%q, %v", out, err)
 	}
 	out, _, _ = runCLI(t, dir, "", "subscribers", "show", "ana@example.com")
-	if !strings.Contains(out, "suppression list:  yes") || !strings.Contains(out, "no personal data is held") || strings.Contains(out, "Ana\n") {
+	if !strings.Contains(out, "suppression list:  yes") || !strings.Contains(out, "no subscriber data is held") || strings.Contains(out, "Ana\n") {
 		t.Fatalf("show after remove:\n%s", out)
 	}
 	if _, _, err := runCLI(t, dir, "", "subscribers", "add", "ana@example.com"); err == nil || !strings.Contains(err.Error(), "suppression list") {

@@ -19,11 +19,18 @@ type Delivery struct {
 	SentAt                time.Time
 }
 
+// Report is a reader's report on a story that left this address for a reply.
+type Report struct {
+	StoryID, Kind, Message string
+	CreatedAt              time.Time
+}
+
 // PersonalData is everything held about one address (GDPR access).
 type PersonalData struct {
 	Email      string
 	Subscriber *Subscriber // nil when the address is not a subscriber
 	Deliveries []Delivery
+	Reports    []Report
 	Suppressed bool // the address's one-way hash is on the suppression list
 }
 
@@ -37,6 +44,9 @@ func (s *Store) Access(ctx context.Context, email string) (*PersonalData, error)
 	}
 	pd := &PersonalData{Email: addr}
 	if pd.Suppressed, err = s.IsSuppressed(ctx, addr); err != nil {
+		return nil, err
+	}
+	if pd.Reports, err = s.reports(ctx, email, addr); err != nil {
 		return nil, err
 	}
 	sub, err := s.FindByEmail(ctx, addr)
@@ -66,4 +76,26 @@ func (s *Store) Access(ctx context.Context, email string) (*PersonalData, error)
 		pd.Deliveries = append(pd.Deliveries, d)
 	}
 	return pd, rows.Err()
+}
+
+func (s *Store) reports(ctx context.Context, typed, addr string) ([]Report, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT story_id, kind, message, created_at FROM reports
+		WHERE `+reportEmailMatch+` ORDER BY id`, reportEmailArgs(typed, addr)...)
+	if err != nil {
+		return nil, fmt.Errorf("reports of an address: %w", err)
+	}
+	defer rows.Close()
+	var out []Report
+	for rows.Next() {
+		var r Report
+		var created string
+		if err := rows.Scan(&r.StoryID, &r.Kind, &r.Message, &created); err != nil {
+			return nil, fmt.Errorf("reports of an address: %w", err)
+		}
+		if r.CreatedAt, err = sqlite.ParseTime(created); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

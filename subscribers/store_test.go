@@ -208,3 +208,32 @@ func mailableIDs(t *testing.T, db *sqlite.DB, now time.Time) []int64 {
 	}
 	return ids
 }
+
+func TestStore_EraseReports(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testsupport.MustOpenDB(t)
+	s := subscribers.NewStore(db)
+	// A reader left an address on a story report, typed their own way.
+	if _, err := db.W.Exec(`INSERT INTO reports (story_id, version, kind, message, email, created_at)
+		VALUES ('vote', 1, 'error', 'The vote was 6-3.', ' Reader@Bücher.example ', '2026-11-27T06:00:00Z'),
+		       ('vote', 1, 'other', 'Keep it up.', 'someone@example.com', '2026-11-27T06:10:00Z')`); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := s.Access(ctx, "reader@bücher.example")
+	if err != nil || len(pd.Reports) != 1 || pd.Reports[0].Message != "The vote was 6-3." {
+		t.Fatalf("Access=%+v, %v", pd, err)
+	}
+	pd, err = s.Access(ctx, " Reader@Bücher.example ")
+	if err != nil || len(pd.Reports) != 1 {
+		t.Fatalf("Access as typed=%+v, %v", pd, err)
+	}
+	res, err := s.Erase(ctx, " Reader@Bücher.example ")
+	if err != nil || res.Reports != 1 {
+		t.Fatalf("Erase=%+v, %v", res, err)
+	}
+	var left int
+	db.R.QueryRow(`SELECT COUNT(*) FROM reports WHERE email != ''`).Scan(&left)
+	if left != 1 {
+		t.Fatalf("%d reports keep an address, want only the other reader's", left)
+	}
+}

@@ -70,11 +70,21 @@ func (s *Store) IsSuppressed(ctx context.Context, email string) (bool, error) {
 	return isSuppressed(ctx, s.db.R, hash)
 }
 
+// reportEmailMatch finds story reports left with an address: the form
+// stores it as typed, so compare trimmed and without regard to ASCII case,
+// with both the typed and the normalised (punycode) form.
+const reportEmailMatch = `email != '' AND (trim(email) = ? COLLATE NOCASE OR trim(email) = ? COLLATE NOCASE)`
+
+func reportEmailArgs(typed, addr string) []any {
+	return []any{strings.TrimSpace(typed), addr}
+}
+
 // EraseResult says what Erase did.
 type EraseResult struct {
 	Email      string // the normalised address
 	Deleted    int    // subscriber rows deleted (0 or 1, more for case variants)
 	Deliveries int    // delivery ledger rows deleted with them
+	Reports    int    // story reports whose reply address was blanked
 	WasListed  bool   // the address was already on the suppression list
 }
 
@@ -128,6 +138,16 @@ func (s *Store) Erase(ctx context.Context, email string) (EraseResult, error) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM signup_attempts WHERE key = ?`, limitKey); err != nil {
 			return err
 		}
+		// Readers' reports on stories keep their text (it is about the
+		// story) but lose the reply address.
+		r, err = tx.ExecContext(ctx, `UPDATE reports SET email = '' WHERE `+reportEmailMatch, reportEmailArgs(email, addr)...)
+		if err != nil {
+			return err
+		}
+		if n, err = r.RowsAffected(); err != nil {
+			return err
+		}
+		res.Reports = int(n)
 		r, err = tx.ExecContext(ctx, `INSERT INTO suppressions (hash, reason, created_at) VALUES (?, 'erased', ?)
 			ON CONFLICT (hash) DO NOTHING`, hash, now)
 		if err != nil {

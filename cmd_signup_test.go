@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"bothsides/internal/testsupport"
+)
+
+// TestServe_SignUp checks the wiring of `serve`: the sign-up form mails its
+// confirmation through --smtp, with links on --base-url, and the confirm
+// link activates.
+func TestServe_SignUp(t *testing.T) {
+	c := newCLI(t)
+	smtpSrv := testsupport.StartSMTP(t)
+	port := freePort(t)
+	base := "http://127.0.0.1:" + port
+	c.env["BOTHSIDES_SMTP_URL"] = smtpSrv.URL()
+	c.env["BOTHSIDES_BASE_URL"] = base
+	c.env["BOTHSIDES_PENDING_EXPIRY"] = "72h"
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		a, _, _ := c.app("")
+		done <- a.main(ctx, []string{"serve", "--addr", "127.0.0.1:" + port, "--schedule", "off"})
+	}()
+	waitHealthy(t, base)
+
+	resp, err := http.PostForm(base+"/subscribe", url.Values{"email": {"new@example.com"}, "name": {"Nova"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /subscribe: %d", resp.StatusCode)
+	}
+	m, err := testsupport.ParseMail(smtpSrv.WaitFor(t, "new@example.com", 1)[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirm := regexp.MustCompile(regexp.QuoteMeta(base) + `/confirm/[A-Za-z0-9_.-]+`).FindString(m.Text)
+	if confirm == "" || !strings.Contains(m.Text, "Hello Nova") || !strings.Contains(m.Text, "works until Monday 30 November 2026") {
+		t.Fatalf("confirmation mail:\n%s", m.Text)
+	}
+	resp, err = http.PostForm(confirm, url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST confirm: %d", resp.StatusCode)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if out := c.must("", "subscribers", "list"); !strings.Contains(out, "new@example.com\tNova\tactive") {
+		t.Fatalf("after confirming:\n%s", out)
+	}
+}
+
+func TestSignUpFlags(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--pending-expiry", "soon"},
+		{"serve", "--addr", "127.0.0.1:0", "--pending-expiry", "10m"},
+		{"serve", "--addr", "127.0.0.1:0", "--unsubscribe-mailto", "leave@example.com"},
+		{"serve", "--addr", "127.0.0.1:0", "--unsubscribe-mailto", "mailto:not an address"},
+	} {
+		_, _, err := c.run("", args...)
+		if !errors.Is(err, errUsage) {
+			t.Errorf("bothsides %s: err=%v, want a usage error", strings.Join(args, " "), err)
+		}
+	}
+}
