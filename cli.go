@@ -55,8 +55,13 @@ type app struct {
 	now    func() time.Time
 
 	db *sqlite.DB
-	// grace is serve's --grace.
-	grace time.Duration
+	// grace is serve's --grace; adminPassword and apiToken are serve's
+	// secrets, cleared once hashed; adminIterations is PBKDF2's cost (0:
+	// the default; tests lower it).
+	grace           time.Duration
+	adminPassword   string
+	apiToken        string
+	adminIterations int
 	// fs holds the running command's parsed flags; read them with the
 	// flag* getters so that no flag value lives in a package variable.
 	fs *flag.FlagSet

@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"bothsides/digest"
+	"bothsides/mailer"
 	"bothsides/schedule"
 	"bothsides/sqlite"
+	"bothsides/subscribers"
+	"bothsides/web"
 )
 
 func scheduleFlags(withSpec bool) func(fs *flag.FlagSet) {
@@ -287,18 +290,7 @@ func (a *app) scheduleParams(ctx context.Context, name, date string) (digest.Ass
 			end = at
 		}
 	}
-	return editionParamsOf(s, date, end), s, nil
-}
-
-// editionParamsOf is the edition a schedule makes on date with its window
-// ending at end.
-func editionParamsOf(s *schedule.Schedule, date string, end time.Time) digest.AssembleParams {
-	sel := digest.DefaultSelection
-	sel.Count = s.Stories
-	return digest.AssembleParams{
-		Date: date, Schedule: s.Name, WindowEnd: end.UTC(), WindowHours: s.WindowHours,
-		Selection: sel, Title: s.Title, Subject: s.Subject,
-	}
+	return web.EditionParams(s, date, end), s, nil
 }
 
 // scheduledSend is the scheduler's job: it sends the run's edition, its
@@ -308,7 +300,7 @@ func (a *app) scheduledSend(ctx context.Context, r schedule.Run) error {
 	if now := a.now(); end.After(now) {
 		end = now
 	}
-	stats, err := a.sendEdition(ctx, editionParamsOf(&r.Schedule, r.Date, end))
+	stats, err := a.sendEdition(ctx, web.EditionParams(&r.Schedule, r.Date, end))
 	if err != nil {
 		return err
 	}
@@ -348,4 +340,40 @@ func watchEdition(ctx context.Context, db *sqlite.DB, id int64, interval time.Du
 		}
 	}()
 	return func() string { <-done; return status }
+}
+
+// testMailer sends the admin console's test mails through the configured
+// mailer: one copy of an edition, marked as a test, with placeholder links.
+type testMailer struct{ a *app }
+
+var _ web.TestMailer = testMailer{}
+
+func (t testMailer) SendTest(ctx context.Context, e *digest.Edition, to string) error {
+	a := t.a
+	addr, err := subscribers.NormalizeAddress(to)
+	if err != nil {
+		return err
+	}
+	r, err := a.renderer()
+	if err != nil {
+		return err
+	}
+	rendered, err := r.Render(e)
+	if err != nil {
+		return err
+	}
+	base := strings.TrimRight(a.cfg.BaseURL, "/")
+	html, text := rendered.Personalize(digest.Personal{Email: addr,
+		UnsubscribeURL: base + "/unsubscribe/test", PreferencesURL: base + "/preferences/test"})
+	m, _, err := a.mailer()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.Send(ctx, &mailer.Message{
+		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, To: addr,
+		Subject: "[Test] " + rendered.Subject, Date: a.now(),
+		Headers: []mailer.Header{{Name: "X-Bothsides-Test", Value: e.Schedule + " " + e.Date}},
+		HTML:    html, Text: text,
+	})
 }

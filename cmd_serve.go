@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"bothsides/digest"
@@ -22,6 +23,8 @@ const defaultGrace = 6 * time.Hour
 func serveFlags(fs *flag.FlagSet) {
 	fs.String("addr", "127.0.0.1:8080", "address to listen on (env BOTHSIDES_ADDR)")
 	fs.String("schedule", schedule.DefaultSpec, "cron spec of the schedule named \"default\", added when there is no schedule yet (env BOTHSIDES_SCHEDULE); 'off' sends nothing on a schedule")
+	fs.String("admin-password", "", "password of the admin console at /admin; without it the console is disabled (env BOTHSIDES_ADMIN_PASSWORD, which keeps it out of the process list)")
+	fs.String("api-token", "", "bearer token of the JSON API at /api/; without it the API is disabled (env BOTHSIDES_API_TOKEN)")
 	fs.Duration("grace", defaultGrace, "at start, send a run missed while the server was down if it fell due at most this long ago; older ones are recorded as missed (env BOTHSIDES_GRACE)")
 }
 
@@ -60,6 +63,14 @@ database and exits with status 0.`,
 		if a.grace, err = a.serveGrace(); err != nil {
 			ln.Close()
 			return err
+		}
+		a.adminPassword = a.flagString("admin-password")
+		if v := a.getenv("BOTHSIDES_ADMIN_PASSWORD"); v != "" && !a.flagSet("admin-password") {
+			a.adminPassword = v
+		}
+		a.apiToken = a.flagString("api-token")
+		if v := a.getenv("BOTHSIDES_API_TOKEN"); v != "" && !a.flagSet("api-token") {
+			a.apiToken = v
 		}
 		return a.serve(ctx, ln, spec, nil)
 	},
@@ -109,13 +120,6 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		return err
 	}
 	defer srv.Close() // after the HTTP shutdown: sends the queued sign-up mails
-	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
 
 	// The scheduler runs sends under its own context so that shutdown can
 	// let the message in flight finish and be recorded before the database
@@ -123,6 +127,24 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	store := schedule.NewStore(db)
 	sched := schedule.New(schedule.Config{Grace: a.grace, Logger: a.log, Now: a.now, Manual: spec == "off"},
 		store, a.scheduledSend)
+	admin, err := web.NewAdmin(web.AdminConfig{
+		Password: a.adminPassword, APIToken: a.apiToken, BaseURL: a.cfg.BaseURL,
+		Secure: strings.HasPrefix(a.cfg.BaseURL, "https:"), PasswordIterations: a.adminIterations,
+	}, a.log, db, digest.NewStore(db), subscribers.NewStore(db), store, sched, testMailer{a}, r)
+	a.adminPassword, a.apiToken = "", ""
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv.SetAdmin(admin)
+	if admin.Enabled() {
+		a.log.Info("admin console enabled", "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/admin")
+	} else {
+		a.log.Info("admin console disabled: set --admin-password or BOTHSIDES_ADMIN_PASSWORD to enable it")
+	}
+	if admin.APIEnabled() {
+		a.log.Info("JSON API enabled", "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/api/")
+	}
 	if spec != "off" {
 		added, err := store.Seed(ctx, spec)
 		if err != nil {
@@ -146,6 +168,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 				a.log.Info("schedule", "name", s.Name, "spec", s.Spec, "next", sp.Next(a.now()).Format(time.RFC3339))
 			}
 		}
+	}
+
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
 	}
 
 	errc := make(chan error, 1)

@@ -55,7 +55,12 @@ type Server struct {
 	mails    struct{ confirm, active subscriberMail }
 	out      *outbox
 	archive  editionCache // rendered archive pages of mailed editions
+	admin    *Admin
 }
+
+// SetAdmin mounts the admin console and the JSON API (see NewAdmin); call
+// it before Handler.
+func (s *Server) SetAdmin(a *Admin) { s.admin = a }
 
 var pageFuncs = template.FuncMap{
 	"join":  strings.Join,
@@ -108,6 +113,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /stories/{id}", s.storyPage)
 	mux.HandleFunc("GET /stories/{id}/report", s.reportPage)
 	mux.HandleFunc("POST /stories/{id}/report", s.report)
+	if s.admin != nil {
+		s.admin.Routes(mux)
+	}
 	return securityHeaders(mux)
 }
 

@@ -1,0 +1,450 @@
+package web
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"bothsides/digest"
+	"bothsides/schedule"
+	"bothsides/sqlite"
+	"bothsides/subscribers"
+	"bothsides/templates"
+)
+
+// AdminConfig configures the admin console and the JSON API. Zero values
+// take the defaults noted.
+type AdminConfig struct {
+	// Password enables the console at /admin; empty disables it. Only a
+	// salted PBKDF2 hash of it is kept.
+	Password string
+	// APIToken enables the JSON API at /api/; empty disables it. Only its
+	// SHA-256 is kept.
+	APIToken string
+	// SessionTTL is how long a login lasts; default 12h.
+	SessionTTL time.Duration
+	// FailDelay is how long a failed login waits before the answer; failed
+	// logins are answered one at a time. Default 1s.
+	FailDelay time.Duration
+	// PasswordIterations of PBKDF2-SHA256; default 600,000 (OWASP 2023).
+	PasswordIterations int
+	// BaseURL is the public URL; links in previews and test mails use it.
+	BaseURL string
+	// Secure marks the session cookie Secure; it is also set for requests
+	// that arrive over TLS.
+	Secure bool
+	// PollInterval is how often the progress script asks; default 1s.
+	PollInterval time.Duration
+	// Sleep waits; tests replace it.
+	Sleep func(ctx context.Context, d time.Duration)
+}
+
+// Scheduler is what the console needs of schedule.Scheduler.
+type Scheduler interface {
+	Launch(r schedule.Run) error
+	Reload(ctx context.Context) error
+	Running() map[string]schedule.Run
+	Grace() time.Duration
+}
+
+// TestMailer sends one copy of an edition to one address, marked as a
+// test; main implements it with the configured mailer.
+type TestMailer interface {
+	SendTest(ctx context.Context, e *digest.Edition, to string) error
+}
+
+// Admin is the admin console and the JSON API.
+type Admin struct {
+	cfg       AdminConfig
+	log       *slog.Logger
+	db        *sqlite.DB
+	stories   *digest.Store
+	subs      *subscribers.Store
+	schedules *schedule.Store
+	sched     Scheduler
+	tests     TestMailer
+	renderer  *digest.Renderer
+
+	salt, hash []byte
+	apiHash    [32]byte
+	failMu     sync.Mutex // failed logins are answered one at a time
+	origin     *http.CrossOriginProtection
+	pages      map[string]*template.Template
+}
+
+// NewAdmin parses the admin templates and hashes the secrets.
+func NewAdmin(cfg AdminConfig, log *slog.Logger, db *sqlite.DB, stories *digest.Store, subs *subscribers.Store,
+	schedules *schedule.Store, sched Scheduler, tests TestMailer, r *digest.Renderer) (*Admin, error) {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.FailDelay <= 0 {
+		cfg.FailDelay = time.Second
+	}
+	if cfg.PasswordIterations <= 0 {
+		cfg.PasswordIterations = 600_000
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = func(ctx context.Context, d time.Duration) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &Admin{cfg: cfg, log: log, db: db, stories: stories, subs: subs, schedules: schedules,
+		sched: sched, tests: tests, renderer: r, pages: map[string]*template.Template{},
+		origin: http.NewCrossOriginProtection()}
+	if cfg.Password != "" {
+		a.salt = make([]byte, 16)
+		rand.Read(a.salt)
+		a.hash = a.derive(cfg.Password)
+	}
+	if cfg.APIToken != "" {
+		a.apiHash = sha256.Sum256([]byte(cfg.APIToken))
+	}
+	a.cfg.Password, a.cfg.APIToken = "", "" // keep only the hashes
+	for _, name := range adminPages {
+		t, err := template.New("admin_layout.html").Funcs(adminFuncs).ParseFS(templates.FS, "web/admin_layout.html", "web/admin_"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse admin page %s: %w", name, err)
+		}
+		a.pages[name] = t
+	}
+	return a, nil
+}
+
+var adminPages = []string{"login", "message", "dashboard", "schedules", "schedule", "send", "preview", "edition", "subscribers", "stories"}
+
+func (a *Admin) derive(password string) []byte {
+	k, err := pbkdf2.Key(sha256.New, password, a.salt, a.cfg.PasswordIterations, 32)
+	if err != nil {
+		panic(err) // only for a bad key length
+	}
+	return k
+}
+
+// Enabled reports whether the console has a password.
+func (a *Admin) Enabled() bool { return a != nil && a.hash != nil }
+
+// APIEnabled reports whether the API has a token.
+func (a *Admin) APIEnabled() bool { return a != nil && a.apiHash != [32]byte{} }
+
+// Session cookie names.
+const (
+	sessionCookie = "bothsides_admin"
+	loginCookie   = "bothsides_login" // double-submit CSRF token of the login form
+)
+
+// session is a logged-in admin.
+type session struct {
+	hash    string
+	CSRF    string
+	Expires time.Time
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func tokenHash(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+// newSession stores a session and returns its cookie value.
+func (a *Admin) newSession(ctx context.Context) (string, *session, error) {
+	tok := randomToken()
+	now := a.db.Now()
+	s := &session{hash: tokenHash(tok), CSRF: randomToken(), Expires: now.Add(a.cfg.SessionTTL)}
+	err := a.db.Tx(ctx, func(tx *sql.Tx) error {
+		// Expired sessions are swept at each login.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE expires_at <= ?`, sqlite.Time(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO admin_sessions (token_hash, csrf, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			s.hash, s.CSRF, sqlite.Time(now), sqlite.Time(s.Expires))
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("create session: %w", err)
+	}
+	return tok, s, nil
+}
+
+// session returns the request's live session, or nil.
+func (a *Admin) session(r *http.Request) (*session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, nil
+	}
+	s := session{hash: tokenHash(c.Value)}
+	var exp string
+	err = a.db.R.QueryRowContext(r.Context(), `SELECT csrf, expires_at FROM admin_sessions WHERE token_hash = ?`, s.hash).Scan(&s.CSRF, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if s.Expires, err = sqlite.ParseTime(exp); err != nil {
+		return nil, err
+	}
+	if !a.db.Now().Before(s.Expires) {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+func (a *Admin) secure(r *http.Request) bool { return a.cfg.Secure || r.TLS != nil }
+
+func (a *Admin) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge,
+		HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteStrictMode})
+}
+
+type ctxKey struct{}
+
+func sessionFrom(r *http.Request) *session {
+	s, _ := r.Context().Value(ctxKey{}).(*session)
+	return s
+}
+
+// page wraps an admin handler: no password, no console; no session, the
+// login page (GET) or 403 (anything else); a POST must carry the session's
+// CSRF token.
+func (a *Admin) page(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		adminHeaders(w)
+		if !a.Enabled() {
+			a.disabled(w, r)
+			return
+		}
+		s, err := a.session(r)
+		if err != nil {
+			a.error(w, r, err)
+			return
+		}
+		if s == nil {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				next := r.URL.RequestURI()
+				http.Redirect(w, r, "/admin/login?next="+url.QueryEscape(next), http.StatusSeeOther)
+				return
+			}
+			a.render(w, r, http.StatusForbidden, "message", message{Heading: "Please log in", Text: "Your session has expired or you are not logged in.", Error: true})
+			return
+		}
+		if r.Method == http.MethodPost {
+			// Defence in depth beside the token: browsers say where a
+			// request comes from.
+			if err := a.origin.Check(r); err != nil {
+				a.render(w, r, http.StatusForbidden, "message", message{Heading: "Cross-origin request refused", Text: "This form was posted from another site.", Error: true})
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxUpload+1<<20)
+			if err := r.ParseMultipartForm(maxUpload); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+				a.render(w, r, http.StatusBadRequest, "message", message{Heading: "Bad request", Text: "The form could not be read: " + err.Error(), Error: true})
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.CSRF)) != 1 {
+				a.render(w, r, http.StatusForbidden, "message", message{Heading: "Form expired", Text: "This form is out of date or did not come from this console. Go back, reload the page and try again.", Error: true})
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
+	}
+}
+
+// maxUpload bounds a story import upload.
+const maxUpload = 32 << 20
+
+func adminHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	// The console's only script is its own progress poller.
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex")
+}
+
+func (a *Admin) disabled(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusServiceUnavailable, "message", message{Heading: "The admin console is disabled",
+		Text: "No admin password is configured. Start the server with --admin-password or the environment variable BOTHSIDES_ADMIN_PASSWORD to enable it.", Error: true})
+}
+
+func (a *Admin) loginPage(w http.ResponseWriter, r *http.Request) {
+	adminHeaders(w)
+	if !a.Enabled() {
+		a.disabled(w, r)
+		return
+	}
+	a.showLogin(w, r, http.StatusOK, "")
+}
+
+func (a *Admin) showLogin(w http.ResponseWriter, r *http.Request, code int, problem string) {
+	tok := randomToken()
+	a.setCookie(w, r, loginCookie, tok, "/admin/login", 3600)
+	a.render(w, r, code, "login", map[string]any{"CSRF": tok, "Next": safeNext(r.FormValue("next")), "Problem": problem})
+}
+
+// safeNext keeps a post-login redirect inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/admin") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/admin"
+	}
+	return next
+}
+
+func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
+	adminHeaders(w)
+	if !a.Enabled() {
+		a.disabled(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := a.origin.Check(r); err != nil {
+		a.showLogin(w, r, http.StatusForbidden, "Cross-origin login refused.")
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 || c.Value == "" {
+		a.showLogin(w, r, http.StatusForbidden, "The login form expired. Please try again.")
+		return
+	}
+	if subtle.ConstantTimeCompare(a.derive(r.PostFormValue("password")), a.hash) != 1 {
+		// One failed login at a time, each answered after the delay: a
+		// guesser gets at most one try per delay.
+		a.failMu.Lock()
+		a.cfg.Sleep(r.Context(), a.cfg.FailDelay)
+		a.failMu.Unlock()
+		a.log.Warn("admin login failed", "remote", r.RemoteAddr)
+		a.showLogin(w, r, http.StatusUnauthorized, "Wrong password.")
+		return
+	}
+	tok, _, err := a.newSession(r.Context())
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	a.setCookie(w, r, sessionCookie, tok, "/admin", int(a.cfg.SessionTTL/time.Second))
+	a.setCookie(w, r, loginCookie, "", "/admin/login", -1)
+	a.log.Info("admin logged in", "remote", r.RemoteAddr)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (a *Admin) logout(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r)
+	if _, err := a.db.W.ExecContext(r.Context(), `DELETE FROM admin_sessions WHERE token_hash = ?`, s.hash); err != nil {
+		a.error(w, r, fmt.Errorf("delete session: %w", err))
+		return
+	}
+	a.setCookie(w, r, sessionCookie, "", "/admin", -1)
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+// adminFuncs are the helpers of the admin templates.
+var adminFuncs = template.FuncMap{
+	"join": strings.Join,
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Format("Mon 2 Jan 2006 15:04 MST")
+	},
+	"utc": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+}
+
+// render writes an admin page; data maps get the session's CSRF token and
+// the page name for the navigation.
+func (a *Admin) render(w http.ResponseWriter, r *http.Request, code int, page string, data any) {
+	t, ok := a.pages[page]
+	if !ok {
+		a.error(w, r, fmt.Errorf("no admin page %q", page))
+		return
+	}
+	view := map[string]any{"Page": page, "Data": data, "LoggedIn": false}
+	if s := sessionFrom(r); s != nil {
+		view["CSRF"], view["LoggedIn"] = s.CSRF, true
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, view); err != nil {
+		a.log.Error("render admin page", "page", page, "err", err)
+		http.Error(w, "Internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	fmt.Fprint(w, b.String())
+}
+
+// error maps an error to a status and a page that leaks no internals.
+func (a *Admin) error(w http.ResponseWriter, r *http.Request, err error) {
+	code, text := adminStatus(err)
+	if code == http.StatusInternalServerError {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	a.render(w, r, code, "message", message{Heading: http.StatusText(code), Text: text, Error: true})
+}
+
+// adminStatus maps the expected errors to a status and a message that
+// helps; anything else is an internal error.
+func adminStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, schedule.ErrInvalid), errors.Is(err, errBadInput), errors.Is(err, subscribers.ErrInvalidAddress),
+		errors.Is(err, subscribers.ErrInvalid), errors.As(err, new(*digest.ImportError)):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
+		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, digest.ErrNoStories):
+		return http.StatusUnprocessableEntity, err.Error()
+	case errors.Is(err, schedule.ErrShutdown):
+		return http.StatusServiceUnavailable, err.Error()
+	}
+	return http.StatusInternalServerError, "Something went wrong on our side; the server log has the details."
+}
+
+var (
+	errBadInput = errors.New("bad input")
+	errConflict = errors.New("conflict")
+)

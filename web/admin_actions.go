@@ -1,0 +1,326 @@
+package web
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"bothsides/digest"
+	"bothsides/schedule"
+	"bothsides/sqlite"
+)
+
+// EditionParams is the edition schedule s makes on date, its window
+// ending at end: the schedule's stories, window and overrides.
+func EditionParams(s *schedule.Schedule, date string, end time.Time) digest.AssembleParams {
+	sel := digest.DefaultSelection
+	sel.Count = s.Stories
+	return digest.AssembleParams{
+		Date: date, Schedule: s.Name, WindowEnd: end.UTC(), WindowHours: s.WindowHours,
+		Selection: sel, Title: s.Title, Subject: s.Subject,
+	}
+}
+
+// runFor returns the run of schedule name on date ("" for today in its
+// zone): due at the date's scheduled time, or now when the schedule has no
+// run that day.
+func (a *Admin) runFor(ctx context.Context, name, date string) (schedule.Run, error) {
+	s, err := a.schedules.Get(ctx, name)
+	if err != nil {
+		return schedule.Run{}, err
+	}
+	spec, err := s.Parsed()
+	if err != nil {
+		return schedule.Run{}, err
+	}
+	now := a.db.Now()
+	if date == "" {
+		date = now.In(spec.Location).Format(schedule.DateFormat)
+	}
+	if !datePattern.MatchString(date) {
+		return schedule.Run{}, fmt.Errorf("%w: date %q: want YYYY-MM-DD", errBadInput, date)
+	}
+	if _, err := time.Parse(schedule.DateFormat, date); err != nil {
+		return schedule.Run{}, fmt.Errorf("%w: date %q is not a calendar date", errBadInput, date)
+	}
+	due, ok := spec.OnDate(date)
+	if !ok {
+		due = now
+	}
+	return schedule.Run{Schedule: *s, Date: date, Due: due}, nil
+}
+
+// sendNow starts the edition of schedule name on date in the background.
+func (a *Admin) sendNow(ctx context.Context, name, date string) (schedule.Run, error) {
+	r, err := a.runFor(ctx, name, date)
+	if err != nil {
+		return r, err
+	}
+	if e, err := a.stories.Edition(ctx, r.Date, name); err == nil {
+		switch e.Status {
+		case "sent":
+			return r, fmt.Errorf("%w: the %s edition of %s was sent already", errConflict, name, r.Date)
+		case "cancelled":
+			return r, fmt.Errorf("%w: the %s edition of %s was cancelled", errConflict, name, r.Date)
+		case "paused":
+			return r, fmt.Errorf("%w: the %s edition of %s is paused; resume it instead", errConflict, name, r.Date)
+		}
+	}
+	if err := a.sched.Launch(r); err != nil {
+		return r, err
+	}
+	a.log.Info("admin started a send", "schedule", name, "date", r.Date)
+	return r, nil
+}
+
+// previewEdition returns the stored edition of schedule name on date, or
+// assembles one without storing it.
+func (a *Admin) previewEdition(ctx context.Context, name, date string) (*digest.Edition, error) {
+	r, err := a.runFor(ctx, name, date)
+	if err != nil {
+		return nil, err
+	}
+	e, err := a.stories.Edition(ctx, r.Date, name)
+	if errors.Is(err, digest.ErrNoEdition) {
+		end := r.Due
+		if now := a.db.Now(); end.After(now) && r.Date == now.In(end.Location()).Format(schedule.DateFormat) {
+			end = now
+		}
+		return a.stories.Assemble(ctx, EditionParams(&r.Schedule, r.Date, end))
+	}
+	return e, err
+}
+
+// renderPreview renders e as a reader would get it, with placeholder links.
+func (a *Admin) renderPreview(e *digest.Edition) (html, text []byte, subject string, err error) {
+	rendered, err := a.renderer.Render(e)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	base := strings.TrimRight(a.cfg.BaseURL, "/")
+	html, text = rendered.Personalize(digest.Personal{Name: "Reader", Email: "reader@example.com",
+		UnsubscribeURL: base + "/unsubscribe/preview", PreferencesURL: base + "/preferences/preview"})
+	return html, text, rendered.Subject, nil
+}
+
+// sendTest mails one copy of schedule name's edition of date to addr.
+func (a *Admin) sendTest(ctx context.Context, name, date, addr string) error {
+	if a.tests == nil {
+		return fmt.Errorf("%w: test mails are not configured", errConflict)
+	}
+	e, err := a.previewEdition(ctx, name, date)
+	if err != nil {
+		return err
+	}
+	if err := a.tests.SendTest(ctx, e, addr); err != nil {
+		return err
+	}
+	a.log.Info("admin sent a test mail", "schedule", name, "date", e.Date)
+	return nil
+}
+
+// editionView is an edition with its delivery counts.
+type editionView struct {
+	ID           int64        `json:"id"`
+	Date         string       `json:"date"`
+	Schedule     string       `json:"schedule"`
+	Status       string       `json:"status"`
+	Stories      int          `json:"stories"`
+	Stats        digest.Stats `json:"-"`
+	Total        int          `json:"total"`
+	Sent         int          `json:"sent"`
+	Failed       int          `json:"failed"`
+	Skipped      int          `json:"skipped"`
+	Pending      int          `json:"pending"`
+	Unsubscribed int          `json:"unsubscribed"`
+	Done         int          `json:"done"`
+	Percent      int          `json:"percent"`
+	StartedAt    time.Time    `json:"started_at"`
+	FinishedAt   time.Time    `json:"finished_at"`
+}
+
+func (a *Admin) viewOf(ctx context.Context, e *digest.Edition) (editionView, error) {
+	v := editionView{ID: e.ID, Date: e.Date, Schedule: e.Schedule, Status: e.Status,
+		Stories: len(e.Stories) + len(e.Blindspots), StartedAt: e.StartedAt, FinishedAt: e.FinishedAt}
+	var err error
+	if v.Stats, err = digest.LedgerStats(ctx, a.db.R, e.ID); err != nil {
+		return v, err
+	}
+	if v.Unsubscribed, err = unsubscribedAfter(ctx, a.db, e.ID); err != nil {
+		return v, err
+	}
+	v.Total, v.Sent, v.Failed, v.Skipped, v.Pending = v.Stats.Total, v.Stats.Sent, v.Stats.Failed, v.Stats.Skipped, v.Stats.Pending()
+	v.Done = v.Stats.Sent + v.Stats.Failed + v.Stats.Skipped
+	v.Percent = 100
+	if v.Stats.Total > 0 {
+		v.Percent = v.Done * 100 / v.Stats.Total
+	}
+	return v, nil
+}
+
+// unsubscribedAfter counts the readers who unsubscribed after this edition
+// was the last one mailed to them: the unsubscribes it is answerable for.
+func unsubscribedAfter(ctx context.Context, db *sqlite.DB, editionID int64) (int, error) {
+	var n int
+	err := db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+		WHERE d.edition_id = ? AND d.status = 'sent' AND s.unsubscribed_at >= d.sent_at
+		  AND NOT EXISTS (SELECT 1 FROM deliveries later WHERE later.subscriber_id = d.subscriber_id
+		      AND later.status = 'sent' AND later.sent_at > d.sent_at AND later.sent_at <= s.unsubscribed_at)`,
+		editionID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count unsubscribes: %w", err)
+	}
+	return n, nil
+}
+
+// recentEditions returns the newest editions with their counts.
+func (a *Admin) recentEditions(ctx context.Context, limit int) ([]editionView, error) {
+	list, err := a.stories.Editions(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]editionView, 0, len(list))
+	for _, e := range list {
+		v, err := a.viewOf(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// activeEditions are the editions going out or paused.
+func (a *Admin) activeEditions(ctx context.Context) ([]editionView, error) {
+	rows, err := a.db.R.QueryContext(ctx, `SELECT id FROM editions WHERE status IN ('sending', 'paused') ORDER BY started_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("active editions: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	var out []editionView
+	for _, id := range ids {
+		e, err := a.stories.EditionByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		v, err := a.viewOf(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// control pauses, resumes or cancels the edition of schedule name on date.
+func (a *Admin) control(ctx context.Context, name, date, action string) error {
+	e, err := a.stories.Edition(ctx, date, name)
+	if err != nil {
+		return err
+	}
+	switch action {
+	case "pause":
+		err = setEditionStatus(ctx, a.db, e.ID, "paused")
+	case "cancel":
+		err = setEditionStatus(ctx, a.db, e.ID, "cancelled")
+	case "resume":
+		if err = setEditionStatus(ctx, a.db, e.ID, "sending"); err != nil {
+			return err
+		}
+		r, rerr := a.runFor(ctx, name, date)
+		if errors.Is(rerr, schedule.ErrNotFound) {
+			// The schedule was removed: resume under its name with defaults.
+			r, rerr = schedule.Run{Schedule: schedule.Schedule{Name: name, Stories: 5, WindowHours: 24}, Date: date, Due: e.WindowEnd}, nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+		err = a.sched.Launch(r)
+	default:
+		return fmt.Errorf("%w: unknown action %q", errNotFound, action)
+	}
+	if err != nil {
+		return err
+	}
+	a.log.Info("admin changed an edition", "schedule", name, "date", date, "action", action)
+	return nil
+}
+
+// setEditionStatus pauses ("paused", from sending), resumes ("sending", from
+// paused) or cancels ("cancelled", from assembled, sending or paused) an
+// edition; the send in flight notices between two messages.
+func setEditionStatus(ctx context.Context, db *sqlite.DB, id int64, status string) error {
+	from := map[string][]string{
+		"paused":    {"sending"},
+		"sending":   {"paused"},
+		"cancelled": {"assembled", "sending", "paused"},
+	}[status]
+	return db.Tx(ctx, func(tx *sql.Tx) error {
+		var cur string
+		if err := tx.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, id).Scan(&cur); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: id %d", digest.ErrNoEdition, id)
+			}
+			return fmt.Errorf("edition %d status: %w", id, err)
+		}
+		if cur == status {
+			return nil
+		}
+		for _, f := range from {
+			if cur == f {
+				_, err := tx.ExecContext(ctx, `UPDATE editions SET status = ? WHERE id = ?`, status, id)
+				return err
+			}
+		}
+		return fmt.Errorf("%w: the edition is %s and cannot become %s", errConflict, cur, status)
+	})
+}
+
+// scheduleView is a schedule with its next runs.
+type scheduleView struct {
+	schedule.Schedule
+	Next []time.Time `json:"next_runs"`
+	Zone string      `json:"zone"`
+}
+
+func (a *Admin) scheduleViews(ctx context.Context) ([]scheduleView, error) {
+	list, err := a.schedules.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]scheduleView, 0, len(list))
+	for _, s := range list {
+		out = append(out, a.viewSchedule(s))
+	}
+	return out, nil
+}
+
+func (a *Admin) viewSchedule(s schedule.Schedule) scheduleView {
+	v := scheduleView{Schedule: s, Next: []time.Time{}}
+	if spec, err := s.Parsed(); err == nil {
+		v.Zone = spec.Location.String()
+		if s.Enabled {
+			v.Next = spec.NextN(a.db.Now(), 3)
+		}
+	}
+	return v
+}
+
+// changed reloads the scheduler's cron entries after a schedule change.
+func (a *Admin) changed(ctx context.Context) {
+	if err := a.sched.Reload(ctx); err != nil {
+		a.log.Error("reload schedules", "err", err)
+	}
+}
