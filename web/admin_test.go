@@ -145,13 +145,13 @@ func (f *adminFixture) newClient() *http.Client {
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-type response struct {
+type adminResponse struct {
 	code int
 	body string
 	hdr  http.Header
 }
 
-func (f *adminFixture) do(c *http.Client, method, path string, form url.Values, hdr ...string) response {
+func (f *adminFixture) do(c *http.Client, method, path string, form url.Values, hdr ...string) adminResponse {
 	f.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -173,13 +173,13 @@ func (f *adminFixture) do(c *http.Client, method, path string, form url.Values, 
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return response{res.StatusCode, string(b), res.Header}
+	return adminResponse{res.StatusCode, string(b), res.Header}
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // login logs c in and returns the session's CSRF token.
-func (f *adminFixture) login(c *http.Client, password string) response {
+func (f *adminFixture) login(c *http.Client, password string) adminResponse {
 	f.t.Helper()
 	page := f.do(c, "GET", "/admin/login", nil)
 	m := csrfField.FindStringSubmatch(page.body)
@@ -612,7 +612,7 @@ func TestAdmin_PreviewTestMailSubscribersStories(t *testing.T) {
 		}
 	})
 	t.Run("ImportStories", func(t *testing.T) {
-		upload := func(content string) response {
+		upload := func(content string) adminResponse {
 			var b bytes.Buffer
 			mw := multipart.NewWriter(&b)
 			mw.WriteField("csrf", tok)
@@ -627,7 +627,7 @@ func TestAdmin_PreviewTestMailSubscribersStories(t *testing.T) {
 			}
 			defer res.Body.Close()
 			body, _ := io.ReadAll(res.Body)
-			return response{res.StatusCode, string(body), res.Header}
+			return adminResponse{res.StatusCode, string(body), res.Header}
 		}
 		bad := upload(`{"stories":[{"id":"Bad ID","title":"t","summary":"s","published_at":"2026-11-27T00:00:00Z","articles":[]}]}`)
 		if bad.code != http.StatusBadRequest || !strings.Contains(bad.body, "nothing imported") || !strings.Contains(bad.body, "story 0") {
