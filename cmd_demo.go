@@ -110,6 +110,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		}
 		fmt.Fprintf(a.stdout, "  unsubscribe (Ana) %s/unsubscribe/%s\n", base, signer.Token(subscribers.PurposeUnsubscribe, first.ID, time.Time{}))
 		fmt.Fprintf(a.stdout, "  preferences (Ana) %s/preferences/%s\n", base, signer.Token(subscribers.PurposePreferences, first.ID, time.Time{}))
+		fmt.Fprintf(a.stdout, "  sign up           %s/subscribe (the confirmation mail goes to %s)\n", base, where)
 		fmt.Fprintf(a.stdout, "The mails are in %s; press Ctrl-C to stop.\n", where)
 	})
 }

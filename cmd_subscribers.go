@@ -71,8 +71,9 @@ ones stay so unless --resubscribe is given; complained ones always stay, and
 erased addresses (on the suppression list) are skipped.
 
 Bad rows are reported on stderr with their line numbers and reasons. By
-default the valid rows are imported and a summary printed; with --strict
-nothing is imported unless every row is valid. The exit status is 1 when
+default the valid rows are imported, 1,000 to a transaction so that a running
+server is not held up, and a summary printed; with --strict nothing is
+imported unless every row is valid, and the file is one transaction. The exit status is 1 when
 nothing could be imported because of bad rows. "-" reads stdin.`,
 	flags: func(fs *flag.FlagSet) {
 		fs.Bool("strict", false, "all or nothing: import nothing if any row is bad")
@@ -109,7 +110,7 @@ nothing could be imported because of bad rows. "-" reads stdin.`,
 		if err != nil {
 			return err
 		}
-		res, err := subscribers.NewStore(db).Import(ctx, rows, subscribers.ImportOptions{Resubscribe: a.flagBool("resubscribe")})
+		res, err := subscribers.NewStore(db).Import(ctx, rows, subscribers.ImportOptions{Resubscribe: a.flagBool("resubscribe"), Batch: importBatch(a.flagBool("strict"))})
 		if err != nil {
 			return err
 		}
@@ -120,6 +121,16 @@ nothing could be imported because of bad rows. "-" reads stdin.`,
 			name, len(rows)+len(bad), res.Added, res.Updated, res.Reactivated, res.Unchanged, res.KeptInactive, res.Suppressed, len(bad))
 		return nil
 	},
+}
+
+// importBatch is the rows per transaction: a running server waits for the
+// write lock at most that long (under 0.1 s per 1,000 rows); --strict writes
+// the whole file in one.
+func importBatch(strict bool) int {
+	if strict {
+		return 0
+	}
+	return 1000
 }
 
 var cmdSubscribersExport = &command{

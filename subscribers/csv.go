@@ -147,6 +147,10 @@ type ImportOptions struct {
 	// Resubscribe makes unsubscribed and bounced subscribers active again.
 	// Without it they stay as they are. Complained ones always stay.
 	Resubscribe bool
+	// Batch writes the rows in transactions of this many, so that a large
+	// import never holds the database's write lock for long (a running
+	// server's unsubscribes wait for it); 0 writes all in one transaction.
+	Batch int
 }
 
 // ImportResult counts what Import did; Notes name the rows left alone.
@@ -159,7 +163,7 @@ type ImportResult struct {
 func (r ImportResult) Imported() int { return r.Added + r.Updated + r.Reactivated }
 
 // Import adds the rows as active subscribers (an import attests their
-// consent), in one transaction. Existing subscribers get the non-empty
+// consent), in transactions of opt.Batch rows. Existing subscribers get the non-empty
 // name, timezone and topics of their row; a pending one becomes active.
 // Erased addresses are skipped.
 func (s *Store) Import(ctx context.Context, rows []ImportRow, opt ImportOptions) (ImportResult, error) {
@@ -173,91 +177,114 @@ func (s *Store) Import(ctx context.Context, rows []ImportRow, opt ImportOptions)
 		hashes[i] = h
 	}
 	now := sqlite.Time(s.db.Now())
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res = ImportResult{}
-		for i, r := range rows {
-			if suppressed, err := isSuppressed(ctx, tx, hashes[i]); err != nil {
-				return err
-			} else if suppressed {
-				res.Suppressed++
-				res.Notes = append(res.Notes, RowError{Line: r.Line, Reason: r.Email + ": skipped, the address was erased (suppression list)"})
-				continue
-			}
-			var (
-				id                          int64
-				email, name, status, tz, tp string
-			)
-			err := tx.QueryRowContext(ctx, `SELECT id, email, name, status, timezone, topics FROM subscribers
+	batch := opt.Batch
+	if batch <= 0 {
+		batch = len(rows)
+	}
+	for start := 0; start < len(rows); start += batch {
+		end := min(start+batch, len(rows))
+		var part ImportResult
+		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+			part = ImportResult{}
+			for i := start; i < end; i++ {
+				r := rows[i]
+				if suppressed, err := isSuppressed(ctx, tx, hashes[i]); err != nil {
+					return err
+				} else if suppressed {
+					part.Suppressed++
+					part.Notes = append(part.Notes, RowError{Line: r.Line, Reason: r.Email + ": skipped, the address was erased (suppression list)"})
+					continue
+				}
+				var (
+					id                          int64
+					email, name, status, tz, tp string
+				)
+				err := tx.QueryRowContext(ctx, `SELECT id, email, name, status, timezone, topics FROM subscribers
 				WHERE email = ? COLLATE NOCASE ORDER BY email = ? DESC, id LIMIT 1`, r.Email, r.Email).Scan(&id, &email, &name, &status, &tz, &tp)
-			if errors.Is(err, sql.ErrNoRows) {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers
+				if errors.Is(err, sql.ErrNoRows) {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers
 					(id, email, name, status, timezone, topics, source, created_at, updated_at, confirmed_at)
 					VALUES (`+nextID+`, ?, ?, 'active', ?, ?, 'import', ?, ?, ?)`,
-					r.Email, r.Name, r.Timezone, topicsJSON(r.Topics), now, now, now); err != nil {
+						r.Email, r.Name, r.Timezone, topicsJSON(r.Topics), now, now, now); err != nil {
+						return fmt.Errorf("line %d: %w", r.Line, err)
+					}
+					part.Added++
+					continue
+				}
+				if err != nil {
 					return fmt.Errorf("line %d: %w", r.Line, err)
 				}
-				res.Added++
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("line %d: %w", r.Line, err)
-			}
-			newName, newTZ, newTopics := name, tz, tp
-			if r.Name != "" {
-				newName = r.Name
-			}
-			if r.Timezone != "" {
-				newTZ = r.Timezone
-			}
-			if len(r.Topics) > 0 {
-				newTopics = topicsJSON(r.Topics)
-			}
-			newStatus := status
-			switch Status(status) {
-			case StatusPending:
-				newStatus = string(StatusActive)
-			case StatusUnsubscribed, StatusBounced:
-				if opt.Resubscribe {
+				newName, newTZ, newTopics := name, tz, tp
+				if r.Name != "" {
+					newName = r.Name
+				}
+				if r.Timezone != "" {
+					newTZ = r.Timezone
+				}
+				if len(r.Topics) > 0 {
+					newTopics = topicsJSON(r.Topics)
+				}
+				newStatus := status
+				switch Status(status) {
+				case StatusPending:
 					newStatus = string(StatusActive)
-				} else {
-					res.Notes = append(res.Notes, RowError{Line: r.Line, Reason: fmt.Sprintf("%s: stays %s (give --resubscribe to make it active)", email, status)})
+				case StatusUnsubscribed, StatusBounced:
+					if opt.Resubscribe {
+						newStatus = string(StatusActive)
+					} else {
+						part.Notes = append(part.Notes, RowError{Line: r.Line, Reason: fmt.Sprintf("%s: stays %s (give --resubscribe to make it active)", email, status)})
+					}
+				case StatusComplained:
+					part.Notes = append(part.Notes, RowError{Line: r.Line, Reason: email + ": stays complained (marked a mail as spam)"})
 				}
-			case StatusComplained:
-				res.Notes = append(res.Notes, RowError{Line: r.Line, Reason: email + ": stays complained (marked a mail as spam)"})
-			}
-			if newName == name && newTZ == tz && newTopics == tp && newStatus == status {
-				if newStatus == string(StatusActive) {
-					res.Unchanged++
-				} else {
-					res.KeptInactive++
+				if newName == name && newTZ == tz && newTopics == tp && newStatus == status {
+					if newStatus == string(StatusActive) {
+						part.Unchanged++
+					} else {
+						part.KeptInactive++
+					}
+					continue
 				}
-				continue
-			}
-			q := `UPDATE subscribers SET name = ?, timezone = ?, topics = ?, updated_at = ? WHERE id = ?`
-			args := []any{newName, newTZ, newTopics, now, id}
-			if newStatus != status {
-				q = `UPDATE subscribers SET name = ?, timezone = ?, topics = ?, updated_at = ?, status = 'active',
+				q := `UPDATE subscribers SET name = ?, timezone = ?, topics = ?, updated_at = ? WHERE id = ?`
+				args := []any{newName, newTZ, newTopics, now, id}
+				if newStatus != status {
+					q = `UPDATE subscribers SET name = ?, timezone = ?, topics = ?, updated_at = ?, status = 'active',
 					confirmed_at = COALESCE(confirmed_at, ?), unsubscribed_at = NULL, bounces = 0, confirm_sent_at = NULL WHERE id = ?`
-				args = []any{newName, newTZ, newTopics, now, now, id}
+					args = []any{newName, newTZ, newTopics, now, now, id}
+				}
+				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+					return fmt.Errorf("line %d: %w", r.Line, err)
+				}
+				switch {
+				case newStatus != status && status != string(StatusPending):
+					part.Reactivated++
+				case newStatus != string(StatusActive):
+					part.KeptInactive++
+				default:
+					part.Updated++
+				}
 			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return fmt.Errorf("line %d: %w", r.Line, err)
+			return nil
+		})
+		if err != nil {
+			if start == 0 {
+				return res, fmt.Errorf("import subscribers: %w", err)
 			}
-			switch {
-			case newStatus != status && status != string(StatusPending):
-				res.Reactivated++
-			case newStatus != string(StatusActive):
-				res.KeptInactive++
-			default:
-				res.Updated++
-			}
+			return res, fmt.Errorf("import subscribers: the rows before line %d were imported, the rest not: %w", rows[start].Line, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return ImportResult{}, fmt.Errorf("import subscribers: %w", err)
+		res.add(part)
 	}
 	return res, nil
+}
+
+func (r *ImportResult) add(o ImportResult) {
+	r.Added += o.Added
+	r.Updated += o.Updated
+	r.Unchanged += o.Unchanged
+	r.Reactivated += o.Reactivated
+	r.KeptInactive += o.KeptInactive
+	r.Suppressed += o.Suppressed
+	r.Notes = append(r.Notes, o.Notes...)
 }
 
 // Export writes the subscribers matching p as CSV with ExportColumns. Cells

@@ -145,3 +145,25 @@ func TestStore_Import(t *testing.T) {
 		}
 	})
 }
+
+func TestStore_ImportBatches(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testsupport.MustOpenDB(t)
+	s := subscribers.NewStore(db)
+	mustAdd(t, s, "c@example.com", "")
+	s.Erase(ctx, "e@example.com")
+	var rows []subscribers.ImportRow
+	for i, e := range []string{"a@example.com", "b@example.com", "c@example.com", "d@example.com", "e@example.com"} {
+		rows = append(rows, subscribers.ImportRow{Line: i + 2, Email: e})
+	}
+	res, err := s.Import(ctx, rows, subscribers.ImportOptions{Batch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 3 || res.Unchanged != 1 || res.Suppressed != 1 || len(res.Notes) != 1 || res.Notes[0].Line != 6 {
+		t.Fatalf("Import in batches of 2=%+v", res)
+	}
+	if n, _ := s.Counts(ctx); n[subscribers.StatusActive] != 4 {
+		t.Fatalf("counts=%v", n)
+	}
+}
