@@ -112,6 +112,9 @@ assembles one from the stories in its window without storing it.`,
 			UnsubscribeURL: a.cfg.BaseURL + "/unsubscribe/preview",
 			PreferencesURL: a.cfg.BaseURL + "/preferences/preview",
 		})
+		if n := len(html); n >= digest.ClipBytes {
+			fmt.Fprintf(a.stderr, "warning: the edition's HTML is %d bytes; Gmail clips messages over %d (try fewer --stories)\n", n, digest.ClipBytes)
+		}
 		if a.flagBool("text") {
 			_, err = a.stdout.Write(text)
 		} else {

@@ -264,6 +264,10 @@ type view struct {
 // Links lists the text part's numbered references in order.
 func (v *view) Links() []link { return v.links }
 
+// ClipBytes is the HTML size at which Gmail clips a message ("102 KB"):
+// an edition's HTML should stay below it.
+const ClipBytes = 102 * 1000
+
 // MaxSourcesPerSide is how many source links each side shows in the mail.
 const MaxSourcesPerSide = 3
 
