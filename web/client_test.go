@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"testing"
+	"time"
 )
 
 func TestServer_clientNetwork(t *testing.T) {
@@ -27,5 +28,21 @@ func TestServer_clientNetwork(t *testing.T) {
 				t.Fatalf("clientNetwork=%q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		48 * time.Hour:     "48 hours",
+		time.Hour:          "1 hour",
+		7 * 24 * time.Hour: "7 days",
+		90 * time.Minute:   "90 minutes",
+		0:                  "48 hours",
+		72 * time.Hour:     "3 days",
+		36*time.Hour + 1e9: "2160 minutes",
+	} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v)=%q, want %q", d, got, want)
+		}
 	}
 }
