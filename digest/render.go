@@ -226,6 +226,7 @@ type storyView struct {
 	*Story
 	Number    int
 	URL       string
+	ReportURL string // the story's "Report an issue" form
 	Coverage  Coverage
 	Sides     []SideView
 	Blindspot Side
@@ -293,7 +294,7 @@ func (r *Renderer) storyView(st *Story, n int, blind Side, web bool) storyView {
 	if web {
 		url = "/stories/" + st.ID
 	}
-	return storyView{Story: st, Number: n, URL: url, Coverage: st.Coverage(), Blindspot: blind,
+	return storyView{Story: st, Number: n, URL: url, ReportURL: url + "/report", Coverage: st.Coverage(), Blindspot: blind,
 		Sides: SideViews(st, MaxSourcesPerSide)}
 }
 

@@ -131,17 +131,90 @@ func (s *Server) storyPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
+	data, err := s.storyData(r, st, st)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "story", data)
+}
+
+// storyVersionPage shows a story as it was at an earlier version.
+func (s *Server) storyVersionPage(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 1 {
+		s.error(w, r, errNotFound)
+		return
+	}
+	current, err := s.stories.Story(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	st := current
+	if n != current.Version {
+		if st, err = s.stories.StoryVersion(r.Context(), current.ID, n); err != nil {
+			s.error(w, r, err)
+			return
+		}
+	}
+	data, err := s.storyData(r, st, current)
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "story", data)
+}
+
+// sideCount is one side's share of a story's articles.
+type sideCount struct {
+	Name  string
+	Count int
+}
+
+// changedSince is an edition that mailed an older version of the story.
+type changedSince struct {
+	Date, DateLong string
+	Version        int
+}
+
+// storyData is what the story page shows of st; current is the story's
+// newest version (st itself unless an old version is being read).
+func (s *Server) storyData(r *http.Request, st, current *digest.Story) (map[string]any, error) {
+	versions, err := s.stories.Versions(r.Context(), current.ID)
+	if err != nil {
+		return nil, err
+	}
+	mailings, err := s.stories.Mailings(r.Context(), current.ID)
+	if err != nil {
+		return nil, err
+	}
+	var since []changedSince
+	for _, m := range mailings {
+		if m.Version < current.Version {
+			since = append(since, changedSince{Date: m.Date, DateLong: longDate(m.Date), Version: m.Version})
+		}
+	}
+	var split []sideCount
+	for _, side := range digest.Sides {
+		split = append(split, sideCount{Name: side.Title(), Count: len(st.ArticlesBy(side))})
+	}
 	c := st.Coverage()
 	data := map[string]any{
-		"Story":     st,
-		"Coverage":  c,
-		"Sides":     digest.SideViews(st, 0),
-		"Blindspot": digest.DefaultBlindspotRule.For(c),
-		"Published": st.PublishedAt.UTC().Format("2 Jan 2006, 15:04 MST"),
-		"Updated":   "",
+		"Story":        st,
+		"Current":      current,
+		"Old":          st.Version != current.Version,
+		"Coverage":     c,
+		"Split":        split,
+		"Sides":        digest.SideViews(st, 0),
+		"Blindspot":    digest.DefaultBlindspotRule.For(c),
+		"Published":    st.PublishedAt.UTC().Format("2 Jan 2006, 15:04 MST"),
+		"Updated":      "",
+		"Versions":     versions,
+		"ChangedSince": since,
 	}
 	if !st.UpdatedAt.IsZero() && st.UpdatedAt.After(st.PublishedAt) {
 		data["Updated"] = st.UpdatedAt.UTC().Format("2 Jan 2006, 15:04 MST")
 	}
-	s.render(w, r, http.StatusOK, "story", data)
+	return data, nil
 }

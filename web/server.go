@@ -111,6 +111,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /editions", s.editionsPage)
 	mux.HandleFunc("GET /editions/{date}", s.editionPage)
 	mux.HandleFunc("GET /stories/{id}", s.storyPage)
+	mux.HandleFunc("GET /stories/{id}/versions/{n}", s.storyVersionPage)
 	mux.HandleFunc("GET /stories/{id}/report", s.reportPage)
 	mux.HandleFunc("POST /stories/{id}/report", s.report)
 	if s.admin != nil {
