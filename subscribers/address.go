@@ -82,15 +82,15 @@ const MaxNameLen = 100
 func CleanName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%w: name is not valid UTF-8", ErrInvalid)
+		return "", invalid("name", "name is not valid UTF-8")
 	}
 	for _, r := range s {
 		if unsafeRune(r) {
-			return "", fmt.Errorf("%w: name %q contains a control character (%U)", ErrInvalid, s, r)
+			return "", invalid("name", "name %q contains a control character (%U)", s, r)
 		}
 	}
 	if utf8.RuneCountInString(s) > MaxNameLen {
-		return "", fmt.Errorf("%w: name is longer than %d characters", ErrInvalid, MaxNameLen)
+		return "", invalid("name", "name is longer than %d characters", MaxNameLen)
 	}
 	return s, nil
 }
@@ -123,15 +123,15 @@ func CleanTopics(in []string) ([]string, error) {
 			continue
 		}
 		if !utf8.ValidString(t) {
-			return nil, fmt.Errorf("%w: topic is not valid UTF-8", ErrInvalid)
+			return nil, invalid("topics", "topic is not valid UTF-8")
 		}
 		for _, r := range t {
 			if unsafeRune(r) {
-				return nil, fmt.Errorf("%w: topic %q contains a control character (%U)", ErrInvalid, t, r)
+				return nil, invalid("topics", "topic %q contains a control character (%U)", t, r)
 			}
 		}
 		if utf8.RuneCountInString(t) > MaxTopicLen {
-			return nil, fmt.Errorf("%w: topic %q is longer than %d characters", ErrInvalid, t, MaxTopicLen)
+			return nil, invalid("topics", "topic %q is longer than %d characters", t, MaxTopicLen)
 		}
 		k := strings.ToLower(t)
 		if seen[k] {
@@ -141,7 +141,7 @@ func CleanTopics(in []string) ([]string, error) {
 		out = append(out, t)
 	}
 	if len(out) > MaxTopics {
-		return nil, fmt.Errorf("%w: %d topics, at most %d", ErrInvalid, len(out), MaxTopics)
+		return nil, invalid("topics", "%d topics, at most %d", len(out), MaxTopics)
 	}
 	return out, nil
 }

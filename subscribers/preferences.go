@@ -36,7 +36,7 @@ func (s *Store) UpdatePreferences(ctx context.Context, id int64, p Preferences) 
 	}
 	hour := sql.NullInt64{Int64: int64(p.PreferredHour), Valid: p.PreferredHour != NoPreferredHour}
 	if p.PreferredHour != NoPreferredHour && (p.PreferredHour < 0 || p.PreferredHour > 23) {
-		return nil, fmt.Errorf("%w: preferred hour %d is not between 0 and 23", ErrInvalid, p.PreferredHour)
+		return nil, invalid("hour", "preferred hour %d is not between 0 and 23", p.PreferredHour)
 	}
 	res, err := s.db.W.ExecContext(ctx, `UPDATE subscribers SET name = ?, topics = ?, timezone = ?, preferred_hour = ?, updated_at = ?
 		WHERE id = ?`, p.Name, topicsJSON(p.Topics), p.Timezone, hour, sqlite.Time(s.db.Now()), id)
@@ -54,7 +54,7 @@ func (s *Store) UpdatePreferences(ctx context.Context, id int64, p Preferences) 
 // active but not Mailable until then.
 func (s *Store) Pause(ctx context.Context, id int64, weeks int) (*Subscriber, error) {
 	if weeks < 0 || weeks > MaxPauseWeeks {
-		return nil, fmt.Errorf("%w: pause of %d weeks; choose 1 to %d", ErrInvalid, weeks, MaxPauseWeeks)
+		return nil, invalid("pause", "pause of %d weeks; choose 1 to %d", weeks, MaxPauseWeeks)
 	}
 	now := s.db.Now()
 	until := sql.NullString{}

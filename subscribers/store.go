@@ -59,6 +59,23 @@ var (
 	ErrInvalid    = errors.New("invalid value")
 )
 
+// FieldError is a validation error about one field of a form or a row:
+// name, topics, timezone, hour, pause or status (a bad address is
+// ErrInvalidAddress). It wraps ErrInvalid.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return ErrInvalid.Error() + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
 // NoPreferredHour is Subscriber.PreferredHour when the subscriber takes the
 // schedule's hour.
 const NoPreferredHour = -1
@@ -329,7 +346,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64) error {
 // active clears the unsubscribe time and the bounce count.
 func (s *Store) SetStatus(ctx context.Context, id int64, st Status) error {
 	if !st.Valid() {
-		return fmt.Errorf("%w: status %q is not one of pending, active, unsubscribed, bounced, complained", ErrInvalid, st)
+		return invalid("status", "status %q is not one of pending, active, unsubscribed, bounced, complained", st)
 	}
 	now := sqlite.Time(s.db.Now())
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {

@@ -2,7 +2,6 @@ package subscribers
 
 import (
 	_ "embed"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -30,10 +29,10 @@ func CleanTimezone(tz string) (string, error) {
 		return tz, nil
 	}
 	if len(tz) > 64 || strings.ContainsAny(tz, " .\\") || strings.EqualFold(tz, "local") {
-		return "", fmt.Errorf("%w: time zone %q is not an IANA name such as Europe/Paris", ErrInvalid, tz)
+		return "", invalid("timezone", "time zone %q is not an IANA name such as Europe/Paris", tz)
 	}
 	if _, err := time.LoadLocation(tz); err != nil {
-		return "", fmt.Errorf("%w: time zone %q is not an IANA name such as Europe/Paris", ErrInvalid, tz)
+		return "", invalid("timezone", "time zone %q is not an IANA name such as Europe/Paris", tz)
 	}
 	return tz, nil
 }

@@ -45,9 +45,15 @@ type mailData struct {
 // signUpMail builds the mail a sign-up calls for.
 func (s *Server) signUpMail(sub *subscribers.Subscriber, outcome subscribers.SignUpOutcome) (*mailer.Message, error) {
 	d := mailData{Name: sub.Name, Email: sub.Email, PostalAddress: s.cfg.PostalAddress}
+	toName := sub.Name
 	var m subscriberMail
 	switch outcome {
 	case subscribers.SignUpConfirm:
+		// Anyone can type anything into the form for someone else's
+		// address: a confirmation mail carries none of it (no name in the
+		// greeting or the To header), so the form cannot be used to mail
+		// strangers a message of one's choosing.
+		d.Name, toName = "", ""
 		exp := subscribers.ConfirmExpires(sub, s.cfg.SignUp)
 		d.ConfirmURL = s.cfg.BaseURL + "/confirm/" + s.signer.Token(subscribers.PurposeConfirm, sub.ID, exp)
 		d.Expires = exp.UTC().Format("Monday 2 January 2006, 15:04 UTC")
@@ -70,7 +76,7 @@ func (s *Server) signUpMail(sub *subscribers.Subscriber, outcome subscribers.Sig
 		From:      s.cfg.From,
 		ReplyTo:   s.cfg.ReplyTo,
 		To:        sub.Email,
-		ToName:    sub.Name,
+		ToName:    toName,
 		Subject:   m.subject,
 		MessageID: fmt.Sprintf("signup.s%d.%s", sub.ID, mailer.NewMessageID(s.cfg.From)),
 		Date:      s.now(),

@@ -30,6 +30,7 @@ type preferencesData struct {
 	UnsubscribeURL string
 	ResubscribeURL string
 	Active         bool
+	StatusNote     string
 	Notice         string
 	Error, Field   string
 }
@@ -39,6 +40,16 @@ func (s *Server) preferencesData(r *http.Request, sub *subscribers.Subscriber, t
 		Action: "/preferences/" + token, Active: sub.Status == subscribers.StatusActive,
 		UnsubscribeURL: "/unsubscribe/" + s.signer.Token(subscribers.PurposeUnsubscribe, sub.ID, noExpiry),
 		ResubscribeURL: "/resubscribe/" + token}
+	switch sub.Status {
+	case subscribers.StatusUnsubscribed:
+		d.StatusNote = "You unsubscribed"
+	case subscribers.StatusBounced:
+		d.StatusNote = "Mail to this address bounced, so we stopped"
+	case subscribers.StatusComplained:
+		d.StatusNote = "Our mail to this address was reported as spam, so we stopped"
+	case subscribers.StatusPending:
+		d.StatusNote = "The subscription is not confirmed yet"
+	}
 	for w := 1; w <= subscribers.MaxPauseWeeks; w++ {
 		d.PauseWeeks = append(d.PauseWeeks, w)
 	}
@@ -107,7 +118,7 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) {
 	if h := f.Get("hour"); h != "" {
 		n, err := strconv.Atoi(h)
 		if err != nil || n < 0 || n > 23 {
-			fail("hour", fmt.Errorf("%w: the hour must be between 0 and 23", subscribers.ErrInvalid))
+			fail("hour", &subscribers.FieldError{Field: "hour", Msg: "the hour must be between 0 and 23"})
 			return
 		}
 		p.PreferredHour = n
@@ -120,7 +131,7 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) {
 	default:
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > subscribers.MaxPauseWeeks {
-			fail("pause", fmt.Errorf("%w: a pause is 1 to %d weeks", subscribers.ErrInvalid, subscribers.MaxPauseWeeks))
+			fail("pause", &subscribers.FieldError{Field: "pause", Msg: fmt.Sprintf("a pause is 1 to %d weeks", subscribers.MaxPauseWeeks)})
 			return
 		}
 		pause = n

@@ -128,13 +128,11 @@ func reason(err, sentinel error) string {
 	return msg
 }
 
-// fieldOf guesses which form field a validation error is about.
+// fieldOf names the form field a validation error is about.
 func fieldOf(err error) string {
-	msg := err.Error()
-	for _, f := range []string{"name", "topic", "time zone", "preferred hour", "pause"} {
-		if strings.Contains(msg, f) {
-			return strings.ReplaceAll(f, " ", "")
-		}
+	var fe *subscribers.FieldError
+	if errors.As(err, &fe) {
+		return fe.Field
 	}
 	return ""
 }

@@ -205,6 +205,25 @@ func TestSubscribe_SameAnswerForEveryAddress(t *testing.T) {
 	}
 }
 
+// TestSubscribe_NoMessageForStrangers: the form takes a name and topics for
+// any address; the confirmation mail must not carry them to the stranger.
+func TestSubscribe_NoMessageForStrangers(t *testing.T) {
+	f := newSignUpFixture(t, web.Config{})
+	spam := "Win a prize at http://prize.example now"
+	f.do(t, "POST", "/subscribe", url.Values{"email": {"victim@example.com"}, "name": {spam}, "topics": {"Visit prize.example"}})
+	raw := f.smtp.WaitFor(t, "victim@example.com", 1)[0]
+	m, err := testsupport.ParseMail(raw.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw.Data), "prize") || strings.Contains(m.Text, "prize") || strings.Contains(m.HTML, "prize") {
+		t.Fatalf("the confirmation mail carries what the form said:\n%s", raw.Data)
+	}
+	if to := m.Header.Get("To"); to != "<victim@example.com>" && to != "victim@example.com" {
+		t.Fatalf("To=%q, want the bare address", to)
+	}
+}
+
 func TestSubscribe_BadInput(t *testing.T) {
 	f := newSignUpFixture(t, web.Config{})
 	for _, tt := range []struct {
