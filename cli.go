@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"bothsides/digest"
 	"bothsides/mailer"
 	"bothsides/sqlite"
@@ -42,6 +45,14 @@ type config struct {
 	PendingExpiry     string
 	UnsubscribeMailto string
 	ClientIPHeader    string
+	// Delivery (issue 4).
+	Connections  int
+	Rate         float64
+	DKIMKey      string
+	DKIMSelector string
+	DKIMDomain   string
+	BounceLimit  int
+	PauseAfter   int
 }
 
 // app is one invocation: configuration, streams and the resources opened.
@@ -65,6 +76,13 @@ type app struct {
 	// fs holds the running command's parsed flags; read them with the
 	// flag* getters so that no flag value lives in a package variable.
 	fs *flag.FlagSet
+	// envErr is a bad number in the environment, reported when a command runs.
+	envErr error
+	// registry holds the Prometheus metrics that serve exposes at /metrics.
+	registry *prometheus.Registry
+	metrics  *digest.Metrics
+	// showProgress makes sendEdition draw a progress bar or log progress.
+	showProgress bool
 }
 
 func (a *app) flagValue(name string) any {
@@ -127,6 +145,7 @@ func (a *app) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.cfg.PendingExpiry, "pending-expiry", a.cfg.PendingExpiry, "how long a sign-up's confirmation link works; unconfirmed sign-ups are deleted after it (env BOTHSIDES_PENDING_EXPIRY)")
 	fs.StringVar(&a.cfg.UnsubscribeMailto, "unsubscribe-mailto", a.cfg.UnsubscribeMailto, "mailto: address offered for unsubscribing by mail, e.g. mailto:unsubscribe@example.com (env BOTHSIDES_UNSUBSCRIBE_MAILTO)")
 	fs.StringVar(&a.cfg.ClientIPHeader, "client-ip-header", a.cfg.ClientIPHeader, "header a trusted reverse proxy sets to the client's IP, e.g. X-Forwarded-For; empty uses the peer address (env BOTHSIDES_CLIENT_IP_HEADER)")
+	a.deliveryFlags(fs)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -145,6 +164,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 		UnsubscribeMailto: getenv("BOTHSIDES_UNSUBSCRIBE_MAILTO"),
 		ClientIPHeader:    getenv("BOTHSIDES_CLIENT_IP_HEADER"),
 	}
+	a.deliveryEnv()
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = digest.NewMetrics(a.registry)
 	return a
 }
 
@@ -210,6 +233,9 @@ func (a *app) main(ctx context.Context, args []string) error {
 	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	a.fs = fs
 	defer a.close()
+	if a.envErr != nil {
+		return a.envErr
+	}
 	return cmd.run(ctx, a, fs.Args())
 }
 

@@ -156,8 +156,16 @@ send resumes from the delivery ledger.`,
 		if err := a.applySelectionFlags(&p); err != nil {
 			return err
 		}
+		a.showProgress = true
 		stats, err := a.sendEdition(ctx, p)
-		if err != nil {
+		switch {
+		case errors.Is(err, context.Canceled):
+			fmt.Fprintf(a.stdout, "edition %s: interrupted with %d sent, %d pending; run the same command again to resume\n", p.Date, stats.Sent, stats.Pending())
+			return errQuiet
+		case errors.Is(err, digest.ErrPaused):
+			fmt.Fprintf(a.stdout, "edition %s: stopped with %d sent, %d pending\n", p.Date, stats.Sent, stats.Pending())
+			return err
+		case err != nil:
 			return err
 		}
 		fmt.Fprintf(a.stdout, "edition %s: %d sent, %d failed, %d skipped\n", p.Date, stats.Sent, stats.Failed, stats.Skipped)
@@ -178,24 +186,16 @@ func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.
 	if err != nil {
 		return digest.Stats{}, err
 	}
-	r, err := a.renderer()
+	sender, where, err := a.newSender(ctx, db)
 	if err != nil {
 		return digest.Stats{}, err
 	}
-	signer, err := a.signer(ctx, db)
-	if err != nil {
-		return digest.Stats{}, err
+	a.log.Info("sending edition", "date", e.Date, "stories", len(e.Stories), "via", where,
+		"connections", a.cfg.Connections, "rate", a.cfg.Rate)
+	if a.showProgress {
+		stop := a.watchProgress(e.Date, sender)
+		defer stop()
 	}
-	m, where, err := a.mailer()
-	if err != nil {
-		return digest.Stats{}, err
-	}
-	defer m.Close()
-	a.log.Info("sending edition", "date", e.Date, "stories", len(e.Stories), "via", where)
-	sender := digest.NewSender(digest.SenderConfig{
-		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, BaseURL: a.cfg.BaseURL, Logger: a.log,
-		UnsubscribeMailto: a.cfg.UnsubscribeMailto,
-	}, db, r, signer, m)
 	if e.Status == "paused" || e.Status == "cancelled" {
 		return digest.Stats{}, fmt.Errorf("%w: edition %s %s is %s", schedule.ErrStopped, e.Schedule, e.Date, e.Status)
 	}
@@ -290,6 +290,24 @@ var cmdEditionsShow = &command{
 		fmt.Fprintf(w, "window %s to %s\n", e.WindowStart.Format(time.RFC3339), e.WindowEnd.Format(time.RFC3339))
 		fmt.Fprintf(w, "deliveries: %d total, %d sent, %d failed, %d queued, %d retry, %d in flight, %d skipped\n",
 			st.Total, st.Sent, st.Failed, st.Queued, st.Retry, st.Sending, st.Skipped)
+		if !e.StartedAt.IsZero() {
+			line := "started " + e.StartedAt.Format(time.RFC3339)
+			if !e.FinishedAt.IsZero() {
+				d := e.FinishedAt.Sub(e.StartedAt)
+				line += ", finished " + e.FinishedAt.Format(time.RFC3339) + " (" + d.String() + ")"
+			}
+			fmt.Fprintln(w, line)
+		}
+		ss, err := digest.EditionSendState(ctx, db.R, e.ID)
+		if err != nil {
+			return err
+		}
+		if ss.Sender != "" {
+			fmt.Fprintf(w, "being sent by %s\n", ss.Sender)
+		}
+		if e.Status == "paused" && ss.PauseReason != "" {
+			fmt.Fprintf(w, "paused: %s\n", ss.PauseReason)
+		}
 		fmt.Fprintln(w, "stories:")
 		for i, s := range e.Stories {
 			fmt.Fprintf(w, "  %d. %s (%s)\n", i+1, s.Title, s.ID)
@@ -302,9 +320,19 @@ var cmdEditionsShow = &command{
 			return err
 		}
 		if len(fails) > 0 {
-			fmt.Fprintln(w, "failures:")
+			fmt.Fprintf(w, "failures (%d of %d shown):\n", len(fails), st.Failed)
 			for _, f := range fails {
 				fmt.Fprintf(w, "  %s\t%d attempts\t%s\n", f.Email, f.Attempts, f.LastReply)
+			}
+		}
+		retries, err := digest.Retries(ctx, db.R, e.ID, 100)
+		if err != nil {
+			return err
+		}
+		if len(retries) > 0 {
+			fmt.Fprintf(w, "waiting to retry (%d of %d shown):\n", len(retries), st.Retry)
+			for _, f := range retries {
+				fmt.Fprintf(w, "  %s\t%d attempts\tnext %s\t%s\n", f.Email, f.Attempts, f.UpdatedAt.Format(time.RFC3339), f.LastReply)
 			}
 		}
 		return nil

@@ -37,16 +37,22 @@ type Message struct {
 
 // Error is a failed send, classified for the ledger.
 type Error struct {
+	// Stage is where it failed: connect, mail, rcpt, data or dkim.
+	Stage     string
 	Code      int  // SMTP reply code, 0 when the server gave none (network, local)
 	Permanent bool // a 5xx reply: retrying will not help
 	Err       error
 }
 
 func (e *Error) Error() string {
-	if e.Code != 0 {
-		return fmt.Sprintf("smtp %d: %v", e.Code, e.Err)
+	msg := e.Err.Error()
+	if e.Stage != "" {
+		msg = e.Stage + ": " + msg
 	}
-	return e.Err.Error()
+	if e.Code != 0 {
+		return fmt.Sprintf("smtp %d: %s", e.Code, msg)
+	}
+	return msg
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -135,4 +141,22 @@ func HostOf(baseURL string) string {
 		return "localhost"
 	}
 	return u.Hostname()
+}
+
+// Code returns the SMTP reply code behind err, or 0 when there was none.
+func Code(err error) int {
+	var me *Error
+	if errors.As(err, &me) {
+		return me.Code
+	}
+	return 0
+}
+
+// Stage returns where err happened: connect, mail, rcpt, data, dkim or "".
+func Stage(err error) string {
+	var me *Error
+	if errors.As(err, &me) {
+		return me.Stage
+	}
+	return ""
 }

@@ -13,6 +13,8 @@ import (
 // sending it: what `bothsides send` does when no SMTP URL is set.
 type Outbox struct {
 	Dir string
+	// DKIM, when set, signs what SendRaw writes.
+	DKIM *DKIM
 }
 
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._@-]+`)
@@ -39,6 +41,55 @@ func (o *Outbox) Send(ctx context.Context, m *Message) error {
 		return &Error{Err: fmt.Errorf("outbox: %w", err)}
 	}
 	if _, err := msg.WriteTo(tmp); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return &Error{Err: fmt.Errorf("outbox: write %s: %w", name, err)}
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(o.Dir, name)); err != nil {
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	return nil
+}
+
+// SendRaw writes a ready message to DIR/<to>-<message-id>.eml, atomically.
+func (o *Outbox) SendRaw(ctx context.Context, from, to string, msg []byte, bodyOffset int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var sig []byte
+	if o.DKIM != nil {
+		var err error
+		if sig, err = o.DKIM.Sign(msg, bodyOffset); err != nil {
+			return &Error{Stage: "dkim", Permanent: true, Err: err}
+		}
+	}
+	id := "message"
+	if _, v, ok := strings.Cut(string(msg[:bodyOffset]), "\r\nMessage-ID: <"); ok {
+		id, _, _ = strings.Cut(v, ">")
+	}
+	name := unsafeName.ReplaceAllString(strings.SplitN(to, "@", 2)[0], "_") + "-" + unsafeName.ReplaceAllString(id, "_") + ".eml"
+	return o.write(name, func(f *os.File) error {
+		if _, err := f.Write(sig); err != nil {
+			return err
+		}
+		_, err := f.Write(msg)
+		return err
+	})
+}
+
+func (o *Outbox) write(name string, fill func(f *os.File) error) error {
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	tmp, err := os.CreateTemp(o.Dir, ".tmp-*.eml")
+	if err != nil {
+		return &Error{Err: fmt.Errorf("outbox: %w", err)}
+	}
+	if err := fill(tmp); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return &Error{Err: fmt.Errorf("outbox: write %s: %w", name, err)}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/textproto"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // Config describes an SMTP relay.
@@ -22,20 +24,30 @@ type Config struct {
 	// tls=required|opportunistic|none, ca=/path/to/ca.pem,
 	// auth=plain|login|cram-md5|auto, insecure=1 (skip certificate checks).
 	URL string
-	// Timeout bounds dialing and each SMTP command; default 30s.
+	// Timeout bounds dialing, the TLS and AUTH handshakes and each SMTP
+	// command; default 30s.
 	Timeout time.Duration
+	// DataTimeout bounds sending one message's content and the relay's
+	// reply to it; default 2m.
+	DataTimeout time.Duration
 	// HELO is the name announced to the relay; default the client's host name.
 	HELO string
+	// DKIM, when set, signs every message sent with SendRaw.
+	DKIM *DKIM
 }
 
-// SMTP sends messages through one reused go-mail connection. It is safe for
-// concurrent use; messages go out one at a time. Open several for a pool.
+// SMTP is one connection to a relay, dialed on first use, reused for many
+// messages and redialed after a failure. It is safe for concurrent use but
+// holds one SMTP conversation at a time: a pool is several SMTPs.
 type SMTP struct {
-	mu     sync.Mutex
-	opts   []mail.Option
-	host   string
-	client *mail.Client
-	dialed bool
+	mu          sync.Mutex
+	opts        []mail.Option
+	host        string
+	timeout     time.Duration
+	dataTimeout time.Duration
+	dkim        *DKIM
+	client      *mail.Client
+	conn        *smtp.Client
 }
 
 // ParseURL checks an SMTP URL and returns the go-mail options it stands for.
@@ -124,47 +136,58 @@ func Redact(raw string) string {
 	return u.Redacted()
 }
 
-// NewSMTP returns a sender for the relay in cfg. It dials on first use.
+// NewSMTP returns a connection to the relay in cfg. It dials on first use.
 func NewSMTP(cfg Config) (*SMTP, error) {
 	host, opts, err := ParseURL(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
 	}
-	opts = append(opts, mail.WithTimeout(timeout))
+	if cfg.DataTimeout <= 0 {
+		cfg.DataTimeout = 2 * time.Minute
+	}
+	opts = append(opts, mail.WithTimeout(cfg.Timeout))
 	if cfg.HELO != "" {
 		opts = append(opts, mail.WithHELO(cfg.HELO))
 	}
-	return &SMTP{host: host, opts: opts}, nil
+	return &SMTP{host: host, opts: opts, timeout: cfg.Timeout, dataTimeout: cfg.DataTimeout, dkim: cfg.DKIM}, nil
 }
 
+// Open returns another connection to the same relay, for a pool.
+func (s *SMTP) Open() *SMTP {
+	return &SMTP{host: s.host, opts: s.opts, timeout: s.timeout, dataTimeout: s.dataTimeout, dkim: s.dkim}
+}
+
+// dial connects, says EHLO, starts TLS and authenticates, all through
+// go-mail, and keeps the SMTP conversation for the messages that follow.
 func (s *SMTP) dial(ctx context.Context) error {
-	if s.dialed {
+	if s.conn != nil {
 		return nil
 	}
 	c, err := mail.NewClient(s.host, s.opts...)
 	if err != nil {
-		return err
+		return &Error{Stage: "connect", Err: err}
 	}
-	if err := c.DialWithContext(ctx); err != nil {
-		return err
+	sc, err := c.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return classify("connect", fmt.Errorf("connect to %s: %w", s.host, err))
 	}
-	s.client, s.dialed = c, true
+	s.client, s.conn = c, sc
 	return nil
 }
 
 // drop closes the connection after a failure so the next send redials.
 func (s *SMTP) drop() {
-	if s.client != nil {
-		s.client.Close()
+	if s.conn != nil {
+		s.conn.Close()
 	}
-	s.client, s.dialed = nil, false
+	s.client, s.conn = nil, nil
 }
 
-// Send delivers m over the connection, dialing or redialing as needed.
+// Send builds m with go-mail and delivers it over the connection: for
+// single messages such as confirmations. Editions use SendRaw.
 func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	if m.MessageID == "" {
 		m.MessageID = NewMessageID(m.From)
@@ -176,29 +199,30 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.dial(ctx); err != nil {
-		s.drop()
-		return &Error{Err: fmt.Errorf("connect to %s: %w", s.host, err)}
+		return err
 	}
-	if err := s.client.Send(msg); err != nil {
-		return s.classify(err)
+	if err := s.conn.UpdateDeadline(s.timeout); err != nil {
+		s.drop()
+		return &Error{Stage: "connect", Err: err}
+	}
+	if err := s.client.SendWithSMTPClient(s.conn, msg); err != nil {
+		return s.classifySend(err)
 	}
 	return nil
 }
 
-// classify turns a go-mail error into an *Error. go-mail reports a dropped
-// connection as a non-temporary SendError with code 0: that is a network
-// failure to retry after redialing, never a bounce.
-func (s *SMTP) classify(err error) error {
+// classifySend turns a go-mail error into an *Error. go-mail reports a
+// dropped connection as a non-temporary SendError with code 0: that is a
+// network failure to retry after redialing, never a bounce.
+func (s *SMTP) classifySend(err error) error {
 	var se *mail.SendError
 	if errors.As(err, &se) {
 		code := se.ErrorCode()
 		if code == 0 || code == 421 {
 			s.drop()
-		} else {
+		} else if rerr := s.conn.Reset(); rerr != nil {
 			// The conversation is still good; clear the failed transaction.
-			if rerr := s.client.Reset(); rerr != nil {
-				s.drop()
-			}
+			s.drop()
 		}
 		return &Error{Code: code, Permanent: code >= 500 && code < 600, Err: err}
 	}
@@ -206,14 +230,96 @@ func (s *SMTP) classify(err error) error {
 	return &Error{Err: err}
 }
 
-// Close ends the SMTP conversation.
+// SendRaw delivers one ready message (CRLF line endings, headers and body)
+// from the envelope sender to one recipient, DKIM-signing it first when the
+// connection has a key. It dials or redials as needed; a failure comes back
+// as an *Error saying whether it is permanent. Only the caller's
+// cancellation before the transaction starts stops it: a transaction once
+// begun runs to its end or its timeout, so that its outcome is known.
+func (s *SMTP) SendRaw(ctx context.Context, from, to string, msg []byte, bodyOffset int) error {
+	var sig []byte
+	if s.dkim != nil {
+		var err error
+		if sig, err = s.dkim.Sign(msg, bodyOffset); err != nil {
+			return &Error{Stage: "dkim", Permanent: true, Err: err}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.dial(ctx); err != nil {
+		return err
+	}
+	c := s.conn
+	if err := c.UpdateDeadline(s.timeout); err != nil {
+		s.drop()
+		return &Error{Stage: "connect", Err: err}
+	}
+	if err := c.Mail(from); err != nil {
+		return s.fail("mail", err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		return s.fail("rcpt", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return s.fail("data", err)
+	}
+	if err := c.UpdateDeadline(s.dataTimeout); err != nil {
+		s.drop()
+		return &Error{Stage: "data", Err: err}
+	}
+	if len(sig) > 0 {
+		if _, err := w.Write(sig); err != nil {
+			return s.fail("data", err)
+		}
+	}
+	if _, err := w.Write(msg); err != nil {
+		return s.fail("data", err)
+	}
+	if err := w.Close(); err != nil {
+		return s.fail("data", err)
+	}
+	return nil
+}
+
+// fail classifies an error of the SMTP conversation. A reply from the relay
+// leaves the connection usable after RSET, except 421 (closing); anything
+// else (EOF, reset, timeout) drops it, to be redialed.
+func (s *SMTP) fail(stage string, err error) error {
+	e := classify(stage, err)
+	var me *Error
+	if errors.As(e, &me) && me.Code != 0 && me.Code != 421 {
+		if rerr := s.conn.Reset(); rerr == nil {
+			return e
+		}
+	}
+	s.drop()
+	return e
+}
+
+// classify reads the SMTP reply code out of err, if it has one.
+func classify(stage string, err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return &Error{Stage: stage, Code: te.Code, Permanent: te.Code >= 500 && te.Code < 600, Err: err}
+	}
+	return &Error{Stage: stage, Err: err}
+}
+
+// Close ends the SMTP conversation with QUIT.
 func (s *SMTP) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.client == nil {
+	if s.conn == nil {
 		return nil
 	}
-	err := s.client.Close()
-	s.client, s.dialed = nil, false
+	err := s.conn.Quit()
+	if err != nil {
+		s.conn.Close()
+	}
+	s.client, s.conn = nil, nil
 	return err
 }

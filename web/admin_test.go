@@ -100,7 +100,7 @@ func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
 			}
 			defer m.Close()
 			_, err = digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@example.com>", BaseURL: "http://127.0.0.1", Logger: log},
-				db, r, signer, m).Send(ctx, e)
+				db, r, signer, func() digest.Conn { return m.Open() }).Send(ctx, e)
 			return err
 		})
 	t.Cleanup(func() { f.sched.Stop(context.Background()) })

@@ -110,7 +110,7 @@ func TestSubscriber_Browser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@bothsides.example>", BaseURL: f.url}, f.db, r, f.signer, f.m).Send(ctx, e)
+	stats, err := digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@bothsides.example>", BaseURL: f.url}, f.db, r, f.signer, func() digest.Conn { return f.m.Open() }).Send(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,175 @@
+package digest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"bothsides/sqlite"
+)
+
+// Errors about the state of a send.
+var (
+	// ErrPaused is returned when an edition was paused or cancelled
+	// mid-send, or when a send is asked of a paused edition.
+	ErrPaused = errors.New("edition paused")
+	// ErrCancelled is returned for a cancelled edition; it is an ErrPaused.
+	ErrCancelled = fmt.Errorf("edition cancelled: %w", ErrPaused)
+	// ErrRelayRefusing is returned when the relay refused so many messages
+	// in a row that the edition was paused; it is an ErrPaused.
+	ErrRelayRefusing = fmt.Errorf("relay refuses messages: %w", ErrPaused)
+	// ErrBadTransition is returned by SetEditionStatus for a change that
+	// is not allowed, such as resuming a cancelled edition.
+	ErrBadTransition = errors.New("edition status cannot change that way")
+)
+
+// Stats counts an edition's ledger.
+type Stats struct {
+	Total, Queued, Sending, Sent, Retry, Failed, Skipped int
+}
+
+// Pending is the number of deliveries not yet settled.
+func (s Stats) Pending() int { return s.Queued + s.Sending + s.Retry }
+
+// LedgerStats returns the counts of an edition's deliveries.
+func LedgerStats(ctx context.Context, db *sql.DB, editionID int64) (Stats, error) {
+	rows, err := db.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY status`, editionID)
+	if err != nil {
+		return Stats{}, fmt.Errorf("ledger stats: %w", err)
+	}
+	defer rows.Close()
+	var s Stats
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return Stats{}, err
+		}
+		switch st {
+		case "queued":
+			s.Queued = n
+		case "sending":
+			s.Sending = n
+		case "sent":
+			s.Sent = n
+		case "retry":
+			s.Retry = n
+		case "failed":
+			s.Failed = n
+		case "skipped":
+			s.Skipped = n
+		}
+		s.Total += n
+	}
+	return s, rows.Err()
+}
+
+// SetEditionStatus pauses, resumes or cancels an edition:
+//   - "paused" stops a send between messages (the sender returns ErrPaused);
+//     allowed from sending.
+//   - "sending" resumes a paused edition; the caller then runs the sender
+//     again, which carries on from the ledger.
+//   - "cancelled" stops it for good; allowed from assembled, sending and
+//     paused. Deliveries already made stay in the ledger.
+//
+// Changing to the status the edition already has is not an error.
+func SetEditionStatus(ctx context.Context, db *sqlite.DB, editionID int64, status string) error {
+	var from []string
+	switch status {
+	case "paused":
+		from = []string{"sending"}
+	case "sending":
+		from = []string{"paused"}
+	case "cancelled":
+		from = []string{"assembled", "sending", "paused"}
+	default:
+		return fmt.Errorf("%w: unknown status %q (want paused, sending or cancelled)", ErrBadTransition, status)
+	}
+	return db.Tx(ctx, func(tx *sql.Tx) error {
+		var cur string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, editionID).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: id %d", ErrNoEdition, editionID)
+		}
+		if err != nil {
+			return fmt.Errorf("edition %d status: %w", editionID, err)
+		}
+		if cur == status {
+			return nil
+		}
+		ok := false
+		for _, f := range from {
+			ok = ok || cur == f
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s to %s", ErrBadTransition, cur, status)
+		}
+		reason := ""
+		if status != "sending" {
+			reason = "by an operator"
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE editions SET status = ?, pause_reason = ? WHERE id = ?`, status, reason, editionID)
+		return err
+	})
+}
+
+// Failure is one failed delivery.
+type Failure struct {
+	Email     string
+	Attempts  int
+	Code      int
+	LastReply string
+	UpdatedAt time.Time
+}
+
+// Failures lists an edition's failed deliveries.
+func Failures(ctx context.Context, db *sql.DB, editionID int64, limit int) ([]Failure, error) {
+	return deliveriesIn(ctx, db, editionID, "failed", limit)
+}
+
+// Retries lists an edition's deliveries waiting for another attempt, with
+// UpdatedAt set to when the next attempt is due.
+func Retries(ctx context.Context, db *sql.DB, editionID int64, limit int) ([]Failure, error) {
+	return deliveriesIn(ctx, db, editionID, "retry", limit)
+}
+
+func deliveriesIn(ctx context.Context, db *sql.DB, editionID int64, status string, limit int) ([]Failure, error) {
+	rows, err := db.QueryContext(ctx, `SELECT s.email, d.attempts, d.last_code, d.last_reply,
+			CASE WHEN d.status = 'retry' THEN COALESCE(d.next_attempt_at, d.updated_at) ELSE d.updated_at END
+		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+		WHERE d.edition_id = ? AND d.status = ? ORDER BY d.subscriber_id LIMIT ?`, editionID, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list %s deliveries: %w", status, err)
+	}
+	defer rows.Close()
+	var out []Failure
+	for rows.Next() {
+		var f Failure
+		var at string
+		if err := rows.Scan(&f.Email, &f.Attempts, &f.Code, &f.LastReply, &at); err != nil {
+			return nil, err
+		}
+		f.UpdatedAt, _ = sqlite.ParseTime(at)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// SendState is what an operator wants to know about an edition's send
+// beyond its counts.
+type SendState struct {
+	Sender      string // "host pid 1234" while a process holds it
+	PauseReason string
+}
+
+// EditionSendState returns who is sending an edition and why it paused.
+func EditionSendState(ctx context.Context, db *sql.DB, editionID int64) (SendState, error) {
+	var s SendState
+	err := db.QueryRowContext(ctx, `SELECT sender, pause_reason FROM editions WHERE id = ?`, editionID).Scan(&s.Sender, &s.PauseReason)
+	if err != nil {
+		return s, fmt.Errorf("edition %d send state: %w", editionID, err)
+	}
+	return s, nil
+}
