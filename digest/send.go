@@ -389,8 +389,14 @@ func (r *run) pass(ctx context.Context) (int64, error) {
 			r.work(ctx, conn)
 		}()
 	}
-	r.produce(ctx)
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		r.produce(ctx)
+	}()
 	workers.Wait()
+	r.halt() // workers may all stop first (pause, error): release the producer
+	<-produced
 	close(r.reqs)
 	<-committed
 	// Failures at the end of a pass that no success followed are real as
@@ -577,6 +583,7 @@ func (r *run) commit(ctx context.Context, batch []*request) {
 			}
 			if status != "sending" {
 				replies[i].stop = true
+				r.halt()
 				continue
 			}
 			// Claim the row only if the subscriber is still active at this
@@ -631,6 +638,13 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 		return err
 	}
 	t.latencies = append(t.latencies, o.latency)
+	if o.err != nil && r.tripped != "" {
+		// The breaker has tripped: what was still in flight then goes back
+		// to the queue with the rest.
+		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', updated_at = ?
+			WHERE edition_id = ? AND subscriber_id = ? AND status = 'sending'`, now, r.e.ID, id)
+		return err
+	}
 	if o.err == nil {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_code = 250,
 				last_reply = '250 accepted', sent_at = ?, updated_at = ?, next_attempt_at = NULL

@@ -300,11 +300,14 @@ func (s *SMTP) fail(stage string, err error) error {
 	return e
 }
 
-// classify reads the SMTP reply code out of err, if it has one.
+// classify reads the SMTP reply code out of err, if it has one. A failure
+// to connect (including TLS and AUTH) is never permanent for a message: it
+// says nothing about the recipient, and the edition's breaker pauses the
+// send if the relay keeps refusing.
 func classify(stage string, err error) error {
 	var te *textproto.Error
 	if errors.As(err, &te) {
-		return &Error{Stage: stage, Code: te.Code, Permanent: te.Code >= 500 && te.Code < 600, Err: err}
+		return &Error{Stage: stage, Code: te.Code, Permanent: stage != "connect" && te.Code >= 500 && te.Code < 600, Err: err}
 	}
 	return &Error{Stage: stage, Err: err}
 }

@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -132,8 +133,9 @@ func NewTemplate(cfg TemplateConfig) (*Template, error) {
 	if !utf8.Valid(cfg.Text) || !utf8.Valid(cfg.HTML) {
 		return nil, errors.New("template body is not valid UTF-8")
 	}
-	t.text = encodeSegments(cfg.Text, cfg.Markers)
-	t.html = encodeSegments(cfg.HTML, cfg.Markers)
+	// Line ends are LF or CRLF in the bodies and CRLF on the wire.
+	t.text = encodeSegments(bytes.ReplaceAll(cfg.Text, []byte("\r\n"), []byte("\n")), cfg.Markers)
+	t.html = encodeSegments(bytes.ReplaceAll(cfg.HTML, []byte("\r\n"), []byte("\n")), cfg.Markers)
 	t.size = len(t.head) + len(t.ctype) + len(t.mid) + len(t.tail) + 512
 	for _, s := range append(t.text, t.html...) {
 		t.size += len(s.lit)
@@ -179,6 +181,9 @@ func (t *Template) fill(dst []byte, segs []qpSegment, vals []string, escape bool
 		dst = append(dst, s.lit...)
 		if s.slot >= 0 {
 			v := vals[s.slot]
+			if strings.ContainsAny(v, "\r\n") {
+				v = cleanHeader(v) // values are one line: a name, an address, a URL
+			}
 			if escape {
 				v = html.EscapeString(v)
 			}

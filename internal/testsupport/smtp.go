@@ -3,14 +3,17 @@ package testsupport
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -32,11 +35,40 @@ type SMTPServer struct {
 	// OnData, when set, is called with the recipients and the message after
 	// it was read; an error refuses the message.
 	OnData func(to []string, data []byte) error
+	// DropData, when set and returning true for a message's recipients,
+	// closes the connection in the middle of the DATA transfer, before any
+	// reply: the client sees a dropped connection.
+	DropData func(to []string) bool
+	// Accepted, when set, is called after a message was stored and before
+	// the server replies 250: blocking in it keeps the message in flight
+	// on the client's side although the server has it.
+	Accepted func(to []string)
 
-	srv     *smtp.Server
-	mu      sync.Mutex
-	msgs    []Received
-	arrived chan struct{} // closed and replaced when a message arrives
+	// CAFile is the PEM file of the certificate authority that signed the
+	// server's certificate, when started with TLS.
+	CAFile string
+	opts   SMTPOptions
+
+	srv   *smtp.Server
+	mu    sync.Mutex
+	msgs  []Received
+	auths []string
+	// arrived is closed and replaced when a message arrives.
+	arrived chan struct{}
+}
+
+// SMTPOptions switch on TLS and authentication for StartSMTPWith.
+type SMTPOptions struct {
+	// TLS offers STARTTLS with a certificate for 127.0.0.1 and localhost
+	// signed by a CA generated for the test (see CAFile).
+	TLS bool
+	// Implicit makes the listener TLS from the first byte (smtps).
+	Implicit bool
+	// RequireTLS refuses MAIL before STARTTLS.
+	RequireTLS bool
+	// Username and Password, when set, are required (AUTH PLAIN or LOGIN)
+	// before MAIL.
+	Username, Password string
 }
 
 // Reply returns an SMTP error reply with code and text, e.g. Reply(451, "try later").
@@ -48,9 +80,15 @@ func Reply(code int, text string) error {
 // test ends.
 func StartSMTP(tb testing.TB) *SMTPServer {
 	tb.Helper()
-	s := &SMTPServer{arrived: make(chan struct{})}
+	return StartSMTPWith(tb, SMTPOptions{})
+}
+
+// StartSMTPWith starts an SMTP server with TLS or authentication.
+func StartSMTPWith(tb testing.TB, opts SMTPOptions) *SMTPServer {
+	tb.Helper()
+	s := &SMTPServer{opts: opts, arrived: make(chan struct{})}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s}, nil
+		return &session{srv: s, conn: c}, nil
 	}))
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
@@ -58,7 +96,19 @@ func StartSMTP(tb testing.TB) *SMTPServer {
 	s.srv.MaxRecipients = 100
 	s.srv.ReadTimeout = 30 * time.Second
 	s.srv.WriteTimeout = 30 * time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	var err error
+	if opts.TLS || opts.Implicit {
+		var conf *tls.Config
+		conf, s.CAFile = testCertificate(tb)
+		s.srv.TLSConfig = conf
+		s.srv.AllowInsecureAuth = false
+	}
+	if opts.Implicit {
+		ln, err = tls.Listen("tcp", "127.0.0.1:0", s.srv.TLSConfig)
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		tb.Fatalf("listen smtp: %v", err)
 	}
@@ -74,8 +124,29 @@ func StartSMTP(tb testing.TB) *SMTPServer {
 	return s
 }
 
-// URL is the smtp:// URL of the server.
-func (s *SMTPServer) URL() string { return "smtp://" + s.Addr }
+// URL is the smtp:// URL of the server (smtps:// when implicit TLS), with
+// the credentials and the ca= parameter the server needs.
+func (s *SMTPServer) URL() string {
+	u := "smtp://"
+	if s.opts.Implicit {
+		u = "smtps://"
+	}
+	if s.opts.Username != "" {
+		u += url.UserPassword(s.opts.Username, s.opts.Password).String() + "@"
+	}
+	u += s.Addr
+	if s.CAFile != "" {
+		u += "?ca=" + url.QueryEscape(s.CAFile)
+	}
+	return u
+}
+
+// Auths returns the SASL mechanisms clients authenticated with, in order.
+func (s *SMTPServer) Auths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.auths...)
+}
 
 // Messages returns a copy of what was received so far.
 func (s *SMTPServer) Messages() []Received {
@@ -123,15 +194,54 @@ func (s *SMTPServer) WaitFor(tb testing.TB, addr string, n int) []Received {
 }
 
 type session struct {
-	srv  *SMTPServer
-	from string
-	to   []string
+	srv    *SMTPServer
+	conn   *smtp.Conn
+	authed bool
+	from   string
+	to     []string
 }
 
 func (s *session) Reset()        { s.from, s.to = "", nil }
 func (s *session) Logout() error { return nil }
 
+// AuthMechanisms offers PLAIN and LOGIN when the server wants a password.
+func (s *session) AuthMechanisms() []string {
+	if s.srv.opts.Username == "" {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// Auth checks the credentials.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	check := func(user, pass string) error {
+		if user != s.srv.opts.Username || pass != s.srv.opts.Password {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		s.authed = true
+		s.srv.mu.Lock()
+		s.srv.auths = append(s.srv.auths, mech)
+		s.srv.mu.Unlock()
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if s.srv.opts.Username != "" && !s.authed {
+		return smtp.ErrAuthRequired
+	}
+	if s.srv.opts.RequireTLS {
+		if _, ok := s.conn.TLSConnectionState(); !ok {
+			return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "must issue STARTTLS first"}
+		}
+	}
 	s.from = from
 	return nil
 }
@@ -148,6 +258,12 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 func (s *session) Data(r io.Reader) error {
 	var b bytes.Buffer
+	if h := s.srv.DropData; h != nil && h(s.to) {
+		// Read a little of the message, then hang up without a reply.
+		io.CopyN(&b, r, 512)
+		s.conn.Conn().Close()
+		return fmt.Errorf("connection dropped by the test")
+	}
 	if _, err := io.Copy(&b, r); err != nil {
 		return fmt.Errorf("read data: %w", err)
 	}
@@ -161,5 +277,34 @@ func (s *session) Data(r io.Reader) error {
 	close(s.srv.arrived)
 	s.srv.arrived = make(chan struct{})
 	s.srv.mu.Unlock()
+	if h := s.srv.Accepted; h != nil {
+		h(s.to)
+	}
 	return nil
+}
+
+// loginServer is the server side of AUTH LOGIN, which go-sasl lacks.
+type loginServer struct {
+	step  int
+	user  string
+	check func(user, pass string) error
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step++
+		if len(resp) > 0 { // initial response carries the user name
+			l.user = string(resp)
+			l.step++
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 1:
+		l.user = string(resp)
+		l.step++
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(l.user, string(resp))
+	}
 }
