@@ -116,21 +116,47 @@ func (s *Server) enqueue(m *mailer.Message) {
 
 func (s *Server) work() {
 	defer s.out.done.Done()
+	// base ends drainTimeout after Close: what is queued or being retried
+	// then gets that long to go out.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	go func() {
+		select {
+		case <-s.out.stop:
+		case <-base.Done():
+			return
+		}
+		t := time.NewTimer(drainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelBase()
+		case <-base.Done():
+		}
+	}()
+	send := func(m *mailer.Message) {
+		if base.Err() != nil {
+			s.cfg.Logger.Error("sign-up mail dropped at shutdown", "message_id", m.MessageID)
+			return
+		}
+		ctx, cancel := context.WithTimeout(base, 2*time.Minute)
+		defer cancel()
+		s.deliver(ctx, m)
+	}
 	expire := time.NewTicker(time.Hour)
 	defer expire.Stop()
 	s.expirePending()
 	for {
 		select {
 		case m := <-s.out.q:
-			s.deliver(m)
+			send(m)
 		case <-expire.C:
 			s.expirePending()
 		case <-s.out.stop:
-			// Send what is queued, then stop.
 			for {
 				select {
 				case m := <-s.out.q:
-					s.deliver(m)
+					send(m)
 				default:
 					return
 				}
@@ -139,24 +165,27 @@ func (s *Server) work() {
 	}
 }
 
-func (s *Server) deliver(m *mailer.Message) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// drainTimeout bounds how long Close waits for queued sign-up mails.
+const drainTimeout = 15 * time.Second
+
+func (s *Server) deliver(ctx context.Context, m *mailer.Message) {
 	for attempt := 0; ; attempt++ {
 		err := s.cfg.Mailer.Send(ctx, m)
 		if err == nil {
 			s.cfg.Logger.Info("sign-up mail sent", "message_id", m.MessageID)
 			return
 		}
-		if mailer.IsPermanent(err) || attempt >= len(mailRetryDelays) {
+		if mailer.IsPermanent(err) || attempt >= len(mailRetryDelays) || ctx.Err() != nil {
 			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", err)
 			return
 		}
 		s.cfg.Logger.Warn("sign-up mail will be retried", "message_id", m.MessageID, "err", err)
+		t := time.NewTimer(mailRetryDelays[attempt])
 		select {
-		case <-time.After(mailRetryDelays[attempt]):
-		case <-s.out.stop:
-			s.cfg.Logger.Error("sign-up mail abandoned at shutdown", "message_id", m.MessageID, "err", err)
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", err)
 			return
 		}
 	}
@@ -173,8 +202,8 @@ func (s *Server) expirePending() {
 	}
 }
 
-// Close sends the sign-up mails still queued and stops the background
-// worker. Call it after the HTTP server has shut down and before the
+// Close sends the sign-up mails still queued (for at most 15 seconds; the
+// rest are logged as dropped) and stops the background worker. Call it after the HTTP server has shut down and before the
 // database closes.
 func (s *Server) Close() {
 	if s.out == nil {
