@@ -47,10 +47,10 @@ func chartSVG(editions []editionView) template.HTML {
 	}
 	if len(editions) > 0 {
 		slot := float64(plotW) / float64(len(editions))
-		bar := slot / 4
+		bar := min(slot/4, 16.0)
 		every := (len(editions) + maxTickLabels - 1) / maxTickLabels
 		for i, e := range editions {
-			x := float64(left) + float64(i)*slot + bar/2
+			x := float64(left) + float64(i)*slot + (slot-3*bar)/2
 			for j, s := range []struct {
 				v            int
 				colour, name string

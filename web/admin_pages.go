@@ -328,7 +328,7 @@ func (a *Admin) previewHTML(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// The mail as a client shows it: its own styles, remote images, no
 	// script, framed only by the console.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(html)
@@ -343,9 +343,10 @@ func (a *Admin) editionPage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, digest.ErrNoEdition):
 		// Started a moment ago and still being assembled, or failed.
+		data["Live"] = a.live(name, date, "")
 		if rec, rerr := a.schedules.RunOf(ctx, name, date); rerr == nil {
 			data["Run"] = rec
-		} else if _, busy := a.sched.Running()[name]; !busy {
+		} else if !data["Live"].(bool) {
 			a.error(w, r, err)
 			return
 		}
@@ -364,6 +365,7 @@ func (a *Admin) editionPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		data["Edition"], data["View"], data["Failures"] = e, v, fails
+		data["Live"] = a.live(name, date, e.Status)
 		if rec, err := a.schedules.RunOf(ctx, name, date); err == nil {
 			data["Run"] = rec
 		}
@@ -382,15 +384,28 @@ type progressJSON struct {
 	Done    int    `json:"done"`
 	Percent int    `json:"percent"`
 	Detail  string `json:"detail,omitempty"`
+	// Live is true while the send is starting or going out: the page keeps
+	// polling.
+	Live bool `json:"live"`
+}
+
+// live reports whether the edition of name on date is being sent by this
+// process or is marked as sending.
+func (a *Admin) live(name, date, status string) bool {
+	if status == "sending" {
+		return true
+	}
+	r, busy := a.sched.Running()[name]
+	return busy && r.Date == date
 }
 
 func (a *Admin) progressOf(ctx context.Context, name, date string) (progressJSON, error) {
 	e, err := a.stories.Edition(ctx, date, name)
 	if errors.Is(err, digest.ErrNoEdition) {
-		p := progressJSON{Status: "starting"}
+		p := progressJSON{Status: "starting", Live: a.live(name, date, "")}
 		if rec, err := a.schedules.RunOf(ctx, name, date); err == nil && rec.Status != schedule.RunStarted {
 			p.Status, p.Detail = rec.Status, rec.Detail
-		} else if _, busy := a.sched.Running()[name]; !busy && err != nil {
+		} else if !p.Live && err != nil {
 			return p, err
 		}
 		return p, nil
@@ -403,7 +418,7 @@ func (a *Admin) progressOf(ctx context.Context, name, date string) (progressJSON
 		return progressJSON{}, err
 	}
 	p := progressJSON{Status: v.Status, Total: v.Stats.Total, Sent: v.Stats.Sent, Failed: v.Stats.Failed,
-		Skipped: v.Stats.Skipped, Pending: v.Stats.Pending(), Done: v.Done, Percent: v.Percent}
+		Skipped: v.Stats.Skipped, Pending: v.Stats.Pending(), Done: v.Done, Percent: v.Percent, Live: a.live(name, date, v.Status)}
 	if rec, err := a.schedules.RunOf(ctx, name, date); err == nil && rec.Status == schedule.RunFailed {
 		p.Detail = rec.Detail
 	}

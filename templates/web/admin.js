@@ -3,13 +3,12 @@
 // page reloads once to show its final state.
 "use strict";
 (function () {
-  var active = ["starting", "started", "sending"];
   document.querySelectorAll("[data-progress]").forEach(function (box) {
     var url = box.getAttribute("data-progress");
     var every = parseInt(box.getAttribute("data-poll"), 10) || 1000;
     var status = box.querySelector("[data-field=status]");
-    var wasActive = status && active.indexOf(status.textContent.trim()) >= 0;
-    if (!wasActive) { return; }
+    // The server says whether the send is starting or going out.
+    if (box.getAttribute("data-live") !== "true") { return; }
     function set(name, value) {
       box.querySelectorAll("[data-field=" + name + "]").forEach(function (el) {
         el.textContent = String(value);
@@ -25,7 +24,7 @@
           if (status) { status.className = "status " + p.status; }
           var bar = box.querySelector("progress");
           if (bar && p.percent !== undefined) { bar.value = p.percent; bar.textContent = p.percent + "%"; }
-          if (active.indexOf(p.status) >= 0) { setTimeout(tick, every); }
+          if (p.live) { setTimeout(tick, every); }
           else { setTimeout(function () { location.reload(); }, every); }
         })
         .catch(function () { setTimeout(tick, every * 5); });
