@@ -136,7 +136,7 @@ func NewAdmin(cfg AdminConfig, log *slog.Logger, db *sqlite.DB, stories *digest.
 	return a, nil
 }
 
-var adminPages = []string{"login", "message", "dashboard", "schedules", "schedule", "send", "preview", "edition", "subscribers", "stories"}
+var adminPages = []string{"login", "message", "dashboard", "schedules", "schedule", "send", "preview", "edition", "subscribers", "stories", "reports"}
 
 func (a *Admin) derive(password string) []byte {
 	k, err := pbkdf2.Key(sha256.New, password, a.salt, a.cfg.PasswordIterations, 32)
@@ -431,7 +431,8 @@ func adminStatus(err error) (int, string) {
 	case errors.Is(err, schedule.ErrInvalid), errors.Is(err, errBadInput), errors.Is(err, subscribers.ErrInvalidAddress),
 		errors.Is(err, subscribers.ErrInvalid), errors.As(err, new(*digest.ImportError)):
 		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound):
+	case errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound),
+		errors.Is(err, digest.ErrReportNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
 		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted):

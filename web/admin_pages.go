@@ -40,6 +40,8 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/subscribers", a.page(a.subscribersPage))
 	mux.HandleFunc("GET /admin/stories", a.page(a.storiesPage))
 	mux.HandleFunc("POST /admin/stories/import", a.page(a.importStories))
+	mux.HandleFunc("GET /admin/reports", a.page(a.reportsPage))
+	mux.HandleFunc("POST /admin/reports/{id}/resolve", a.page(a.resolveReport))
 	mux.HandleFunc("/admin/", a.page(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) }))
 	a.apiRoutes(mux)
 }
@@ -57,7 +59,8 @@ func (a *Admin) script(w http.ResponseWriter, r *http.Request) {
 
 // notices are the fixed messages shown after a redirect (?ok=...).
 var notices = map[string]string{
-	"created": "Schedule created.", "updated": "Schedule saved.", "paused": "Schedule paused.",
+	"resolved": "Report marked resolved.",
+	"created":  "Schedule created.", "updated": "Schedule saved.", "paused": "Schedule paused.",
 	"resumed": "Schedule resumed.", "deleted": "Schedule deleted.", "test": "Test mail sent.",
 	"imported": "Stories imported.", "pause": "Send paused.", "resume": "Send resumed.", "cancel": "Send cancelled.",
 	"started": "Send started.",

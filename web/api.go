@@ -37,6 +37,8 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("GET /api/subscribers", a.apiSubscribers)
 	h("GET /api/stories", a.apiStories)
 	h("POST /api/stories", a.apiImport)
+	h("GET /api/reports", a.apiReports)
+	h("POST /api/reports/{id}/resolve", a.apiResolveReport)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) { a.apiError(w, r, errNotFound) })
 }
 
