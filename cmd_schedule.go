@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"bothsides/digest"
 	"bothsides/mailer"
 	"bothsides/schedule"
-	"bothsides/sqlite"
 	"bothsides/subscribers"
 	"bothsides/web"
 )
@@ -308,38 +305,6 @@ func (a *app) scheduledSend(ctx context.Context, r schedule.Run) error {
 		a.log.Warn("scheduled send had failures", "schedule", r.Schedule.Name, "date", r.Date, "failed", stats.Failed)
 	}
 	return nil
-}
-
-// watchEdition cancels a send when an admin pauses or cancels its edition,
-// checking the status every interval; stopped reports the status that
-// stopped it. The delivery engine stops between two messages and records
-// the one in flight.
-func watchEdition(ctx context.Context, db *sqlite.DB, id int64, interval time.Duration, cancel context.CancelFunc) (stopped func() string) {
-	var status string
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			var st string
-			err := db.R.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, id).Scan(&st)
-			if errors.Is(err, sql.ErrNoRows) || st == "paused" || st == "cancelled" {
-				status = st
-				if status == "" {
-					status = "cancelled"
-				}
-				cancel()
-				return
-			}
-		}
-	}()
-	return func() string { <-done; return status }
 }
 
 // testMailer sends the admin console's test mails through the configured

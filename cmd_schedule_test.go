@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -218,4 +220,96 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// TestServe_PauseResume pauses a send through the API while a message is
+// in the relay, then resumes it: the run is recorded as stopped, then done,
+// and every reader gets the edition exactly once.
+func TestServe_PauseResume(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC))
+	ctx := context.Background()
+	for i := range 8 {
+		if _, err := subscribers.NewStore(f.a.db).Add(ctx, fmt.Sprintf("reader%d@example.net", i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := schedule.NewStore(f.a.db)
+	if _, err := store.Add(ctx, schedule.Schedule{Name: "brief", Spec: "0 7 * * *", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}, 100), make(chan struct{})
+	f.smtp.OnData = func([]string, []byte) error {
+		entered <- struct{}{}
+		<-release
+		return nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	f.a.cfg.BaseURL, f.a.grace, f.a.apiToken = base, defaultGrace, "tok"
+	sctx, cancel := context.WithCancel(ctx)
+	errc, ready := make(chan error, 1), make(chan struct{})
+	go func() { errc <- f.a.serve(sctx, ln, "off", func() { close(ready) }) }()
+	<-ready
+	api := func(path string, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer tok")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := api("/api/send", `{"schedule": "brief", "date": "2026-11-27"}`); code != http.StatusAccepted {
+		t.Fatalf("send: %d", code)
+	}
+	<-entered // a message is in the relay
+	if code := api("/api/editions/brief/2026-11-27/pause", ""); code != http.StatusOK {
+		t.Fatalf("pause: %d", code)
+	}
+	close(release)
+	runIs := func(status string) func() bool {
+		return func() bool {
+			rec, err := store.RunOf(ctx, "brief", "2026-11-27")
+			return err == nil && rec.Status == status
+		}
+	}
+	waitFor(t, "the run stopped", runIs(schedule.RunStopped))
+	e, err := digest.NewStore(f.a.db).Edition(ctx, "2026-11-27", "brief")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := digest.LedgerStats(ctx, f.a.db.R, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != "paused" || st.Pending() == 0 || len(f.smtp.Messages()) >= 10 {
+		t.Fatalf("after pause: status %s, %d pending, %d mails; want paused with mail left", e.Status, st.Pending(), len(f.smtp.Messages()))
+	}
+	if code := api("/api/editions/brief/2026-11-27/resume", ""); code != http.StatusOK {
+		t.Fatalf("resume: %d", code)
+	}
+	waitFor(t, "the run done", runIs(schedule.RunDone))
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, m := range f.smtp.Messages() {
+		for _, to := range m.To {
+			got[to]++
+		}
+	}
+	if len(got) != 10 {
+		t.Fatalf("%d readers mailed, want 10: %v", len(got), got)
+	}
+	for to, n := range got {
+		if n != 1 {
+			t.Fatalf("%s got %d mails, want 1", to, n)
+		}
+	}
 }

@@ -435,7 +435,7 @@ func adminStatus(err error) (int, string) {
 		errors.Is(err, digest.ErrReportNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
-		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted):
+		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, digest.ErrNoStories):
 		return http.StatusUnprocessableEntity, err.Error()

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -232,11 +231,11 @@ func (a *Admin) control(ctx context.Context, name, date, action string) error {
 	}
 	switch action {
 	case "pause":
-		err = setEditionStatus(ctx, a.db, e.ID, "paused")
+		err = digest.SetEditionStatus(ctx, a.db, e.ID, "paused")
 	case "cancel":
-		err = setEditionStatus(ctx, a.db, e.ID, "cancelled")
+		err = digest.SetEditionStatus(ctx, a.db, e.ID, "cancelled")
 	case "resume":
-		if err = setEditionStatus(ctx, a.db, e.ID, "sending"); err != nil {
+		if err = digest.SetEditionStatus(ctx, a.db, e.ID, "sending"); err != nil {
 			return err
 		}
 		r, rerr := a.runFor(ctx, name, date)
@@ -256,36 +255,6 @@ func (a *Admin) control(ctx context.Context, name, date, action string) error {
 	}
 	a.log.Info("admin changed an edition", "schedule", name, "date", date, "action", action)
 	return nil
-}
-
-// setEditionStatus pauses ("paused", from sending), resumes ("sending", from
-// paused) or cancels ("cancelled", from assembled, sending or paused) an
-// edition; the send in flight notices between two messages.
-func setEditionStatus(ctx context.Context, db *sqlite.DB, id int64, status string) error {
-	from := map[string][]string{
-		"paused":    {"sending"},
-		"sending":   {"paused"},
-		"cancelled": {"assembled", "sending", "paused"},
-	}[status]
-	return db.Tx(ctx, func(tx *sql.Tx) error {
-		var cur string
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, id).Scan(&cur); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: id %d", digest.ErrNoEdition, id)
-			}
-			return fmt.Errorf("edition %d status: %w", id, err)
-		}
-		if cur == status {
-			return nil
-		}
-		for _, f := range from {
-			if cur == f {
-				_, err := tx.ExecContext(ctx, `UPDATE editions SET status = ? WHERE id = ?`, status, id)
-				return err
-			}
-		}
-		return fmt.Errorf("%w: the edition is %s and cannot become %s", errConflict, cur, status)
-	})
 }
 
 // scheduleView is a schedule with its next runs.
