@@ -34,7 +34,6 @@ type ImportRow struct {
 	Line                  int // 1-based line in the file
 	Email, Name, Timezone string
 	Topics                []string
-	has                   map[string]bool // columns present in the file
 }
 
 // RowError is a row that cannot be imported, or a note about one.
@@ -111,7 +110,7 @@ func ParseCSV(r io.Reader) (rows []ImportRow, bad []RowError, err error) {
 			}
 			return ""
 		}
-		row := ImportRow{Line: line, has: has}
+		row := ImportRow{Line: line}
 		reason := func() string {
 			var err error
 			if row.Email, err = NormalizeAddress(get("email")); err != nil {
