@@ -34,7 +34,12 @@ var cmdScheduleAdd = &command{
 of five fields (minute hour day-of-month month day-of-week), optionally
 prefixed with CRON_TZ=Zone; it must fire once a day at most, because each
 schedule sends one edition per date. A running server picks the change up
-within a minute.`,
+within a minute.
+
+SPEC 'local HH:MM [Zone]' makes a local schedule: each active subscriber gets
+that day's edition at HH:MM in their own time zone (their preferred hour, if
+they chose one), and subscribers without a zone at HH:MM in Zone (default
+UTC). The next runs shown are those of Zone.`,
 	flags: func(fs *flag.FlagSet) {
 		scheduleFlags(false)(fs)
 		fs.Bool("paused", false, "add it paused")
@@ -94,6 +99,11 @@ server was down and later than the grace period), if any.`,
 	},
 }
 
+// localNote says what the next runs of a local schedule stand for.
+func localNote(spec *schedule.Spec) string {
+	return fmt.Sprintf("in %s; each subscriber at %s in their own zone", spec.Location, spec.Clock())
+}
+
 // FormatRun writes a run time in its schedule's zone.
 func formatRun(t time.Time) string { return t.Format("Mon 2 Jan 2006 15:04 MST") }
 
@@ -111,6 +121,9 @@ func (a *app) printSchedules(list []schedule.Schedule) error {
 		}
 		if len(next) == 0 {
 			next = []string{"-"}
+		}
+		if spec, err := s.Parsed(); err == nil && spec.Local && s.Enabled {
+			next[len(next)-1] += " (" + localNote(spec) + ")"
 		}
 		fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%d stories\t%dh window\tnext: %s\n",
 			s.Name, state, s.Spec, s.Stories, s.WindowHours, strings.Join(next, ", "))

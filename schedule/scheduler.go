@@ -192,6 +192,9 @@ func (s *Scheduler) Check(ctx context.Context) ([]Decision, error) {
 			s.cfg.Logger.Error("schedule has a bad spec", "schedule", sch.Name, "err", err)
 			continue
 		}
+		if spec.Local {
+			continue // sent subscriber by subscriber by the local-time ticker
+		}
 		// Runs due before the schedule was last changed (or resumed) are
 		// not this schedule's to catch up.
 		since := sch.UpdatedAt.Truncate(time.Minute).Add(-time.Second)
@@ -390,6 +393,9 @@ func (s *Scheduler) Reload(ctx context.Context) error {
 		if err != nil {
 			s.cfg.Logger.Error("schedule has a bad spec", "schedule", sch.Name, "err", err)
 			continue
+		}
+		if spec.Local {
+			continue // the local-time ticker has its own minute tick
 		}
 		// robfig fires at the spec's minute; Check decides what to send.
 		id, err := s.runner.Add(spec.Raw, s.tick)

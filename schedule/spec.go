@@ -29,17 +29,26 @@ type Spec struct {
 	Location *time.Location
 	Hour     int // the daily wall-clock time of the run
 	Minute   int
-	sched    *cron.SpecSchedule
+	// Local marks a local schedule ("local 07:00 [Zone]"): each subscriber
+	// is mailed at Hour:Minute in their own zone, Location being the zone
+	// of those who chose none. It runs every day; the scheduler leaves it
+	// to the local-time ticker.
+	Local bool
+	sched *cron.SpecSchedule
 }
 
 // Parse reads a robfig/cron v3 spec, optionally prefixed with CRON_TZ= or
 // TZ= and a zone name, as in "CRON_TZ=Europe/London 0 7 * * 1-5". The
 // error carries the parser's reason. Specs that fire more than once a day
-// and @every are refused: an edition is one per schedule and date.
+// and @every are refused: an edition is one per schedule and date. A spec
+// starting with "local" is a local schedule, "local HH:MM [Zone]".
 func Parse(spec string) (*Spec, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
 		return nil, errors.New("schedule: empty cron spec")
+	}
+	if IsLocal(spec) {
+		return parseLocal(spec)
 	}
 	loc := time.UTC
 	rest := spec
@@ -77,6 +86,9 @@ const starBit = 1 << 63
 // RunsOn reports whether the spec has a run on the calendar day of d (year,
 // month and day are read in the spec's zone).
 func (s *Spec) RunsOn(year int, month time.Month, day int) bool {
+	if s.Local {
+		return true
+	}
 	d := time.Date(year, month, day, 12, 0, 0, 0, time.UTC)
 	if s.sched.Month&(1<<uint(d.Month())) == 0 {
 		return false
