@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
 	"time"
 
+	"bothsides/digest"
+	"bothsides/mailer"
 	"bothsides/subscribers"
 	"bothsides/web"
 )
@@ -35,9 +40,9 @@ func checkMailto(m string) error {
 }
 
 // signUpWebConfig fills the sign-up and unsubscribe part of the web
-// server's configuration, with a mailer of its own for the sign-up mails
-// (the same kind the digest goes through). Call the returned function after
-// the server's Close.
+// server's configuration, with a connection of its own for the sign-up mails
+// from the transport the digest uses (the same relay or outbox, DKIM-signed
+// the same way). Call the returned function after the server's Close.
 func (a *app) signUpWebConfig(cfg *web.Config) (func(), error) {
 	su, err := a.signUpConfig()
 	if err != nil {
@@ -46,12 +51,45 @@ func (a *app) signUpWebConfig(cfg *web.Config) (func(), error) {
 	if err := checkMailto(a.cfg.UnsubscribeMailto); err != nil {
 		return nil, err
 	}
-	m, where, err := a.mailer()
+	dial, where, err := a.transport()
 	if err != nil {
 		return nil, err
 	}
+	conn := dial()
 	a.log.Info("sign-up mails", "via", where, "pending_expiry", su.PendingExpiry.String())
-	cfg.Mailer, cfg.From, cfg.ReplyTo, cfg.PostalAddress = m, a.cfg.From, a.cfg.ReplyTo, a.cfg.PostalAddress
+	cfg.Mailer, cfg.From, cfg.ReplyTo, cfg.PostalAddress = rawMailer{conn}, a.cfg.From, a.cfg.ReplyTo, a.cfg.PostalAddress
 	cfg.UnsubscribeMailto, cfg.ClientIPHeader, cfg.SignUp = a.cfg.UnsubscribeMailto, a.cfg.ClientIPHeader, su
-	return func() { m.Close() }, nil
+	return func() { conn.Close() }, nil
+}
+
+// rawMailer sends single messages (the sign-up mails) through a digest
+// connection: built by mailer.Build, then handed over raw, as editions are,
+// so that they are DKIM-signed like editions.
+type rawMailer struct{ conn digest.Conn }
+
+var _ digest.Mailer = rawMailer{}
+
+// Send builds m and sends it from the From address.
+func (r rawMailer) Send(ctx context.Context, m *mailer.Message) error {
+	if m.MessageID == "" {
+		m.MessageID = mailer.NewMessageID(m.From)
+	}
+	msg, err := mailer.Build(m)
+	if err != nil {
+		return &mailer.Error{Permanent: true, Err: err}
+	}
+	var b bytes.Buffer
+	if _, err := msg.WriteTo(&b); err != nil {
+		return &mailer.Error{Permanent: true, Err: fmt.Errorf("write message: %w", err)}
+	}
+	raw := b.Bytes()
+	body := bytes.Index(raw, []byte("\r\n\r\n"))
+	if body < 0 {
+		return &mailer.Error{Permanent: true, Err: errors.New("built message has no body")}
+	}
+	from, err := mail.ParseAddress(m.From)
+	if err != nil {
+		return &mailer.Error{Permanent: true, Err: fmt.Errorf("from %q: %w", m.From, err)}
+	}
+	return r.conn.SendRaw(ctx, from.Address, m.To, raw, body+4)
 }

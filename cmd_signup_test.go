@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,6 +29,22 @@ func TestServe_SignUp(t *testing.T) {
 	c.env["BOTHSIDES_SMTP_URL"] = smtpSrv.URL()
 	c.env["BOTHSIDES_BASE_URL"] = base
 	c.env["BOTHSIDES_PENDING_EXPIRY"] = "72h"
+	c.env["BOTHSIDES_FROM"] = "Both Sides <digest@news.example.com>"
+	// Sign-up mails go the digest's way: DKIM-signed like editions.
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(c.dir, "dkim.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.env["BOTHSIDES_DKIM_KEY"] = keyFile
+	c.env["BOTHSIDES_DKIM_SELECTOR"] = "s1"
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -39,7 +61,14 @@ func TestServe_SignUp(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /subscribe: %d", resp.StatusCode)
 	}
-	m, err := testsupport.ParseMail(smtpSrv.WaitFor(t, "new@example.com", 1)[0].Data)
+	raw := smtpSrv.WaitFor(t, "new@example.com", 1)[0]
+	if raw.From != "digest@news.example.com" {
+		t.Fatalf("envelope sender %q", raw.From)
+	}
+	if _, err := testsupport.VerifyDKIM(raw.Data, "s1", "news.example.com", pub); err != nil {
+		t.Fatalf("confirmation mail DKIM: %v", err)
+	}
+	m, err := testsupport.ParseMail(raw.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
