@@ -28,13 +28,14 @@ func NormalizeAddress(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidAddress)
 	}
+	// The length first: later messages quote the address.
+	if len(s) > MaxAddressLen {
+		return "", fmt.Errorf("%w: longer than %d characters", ErrInvalidAddress, MaxAddressLen)
+	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
 			return "", fmt.Errorf("%w: %q contains a control character", ErrInvalidAddress, s)
 		}
-	}
-	if len(s) > MaxAddressLen {
-		return "", fmt.Errorf("%w: longer than %d characters", ErrInvalidAddress, MaxAddressLen)
 	}
 	switch at := strings.LastIndexByte(s, '@'); {
 	case at < 0:
@@ -62,6 +63,11 @@ func NormalizeAddress(s string) (string, error) {
 	ascii, err := idna.Lookup.ToASCII(strings.ToLower(domain))
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: domain: %v", ErrInvalidAddress, s, err)
+	}
+	// idna maps an empty punycode label ("xn--") to nothing: "a@xn--.com"
+	// would come out as "a@.com".
+	if ascii == "" || strings.HasPrefix(ascii, ".") || strings.HasSuffix(ascii, ".") || strings.Contains(ascii, "..") {
+		return "", fmt.Errorf("%w: %q: domain %q has an empty label", ErrInvalidAddress, s, ascii)
 	}
 	if !strings.Contains(ascii, ".") && ascii != "localhost" {
 		return "", fmt.Errorf("%w: %q: domain %q has no dot", ErrInvalidAddress, s, ascii)
