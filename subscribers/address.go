@@ -92,13 +92,26 @@ func CleanName(s string) (string, error) {
 	}
 	for _, r := range s {
 		if unsafeRune(r) {
-			return "", invalid("name", "name %q contains a control character (%U)", s, r)
+			return "", invalid("name", "name %q contains a control character (%U)", short(s), r)
 		}
 	}
 	if utf8.RuneCountInString(s) > MaxNameLen {
 		return "", invalid("name", "name is longer than %d characters", MaxNameLen)
 	}
 	return s, nil
+}
+
+// short cuts s to its first 40 characters for an error message: a message
+// must not echo a 10 MB field back to whoever reads it.
+func short(s string) string {
+	n := 0
+	for i := range s {
+		if n == 40 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
 }
 
 // unsafeRune reports control, separator and bidi-override characters.
@@ -133,11 +146,11 @@ func CleanTopics(in []string) ([]string, error) {
 		}
 		for _, r := range t {
 			if unsafeRune(r) {
-				return nil, invalid("topics", "topic %q contains a control character (%U)", t, r)
+				return nil, invalid("topics", "topic %q contains a control character (%U)", short(t), r)
 			}
 		}
 		if utf8.RuneCountInString(t) > MaxTopicLen {
-			return nil, invalid("topics", "topic %q is longer than %d characters", t, MaxTopicLen)
+			return nil, invalid("topics", "topic %q is longer than %d characters", short(t), MaxTopicLen)
 		}
 		k := strings.ToLower(t)
 		if seen[k] {

@@ -60,11 +60,17 @@ func (s *Signer) Verify(p Purpose, token string, now time.Time) (int64, error) {
 	if len(token) > 100 {
 		return 0, ErrInvalidToken
 	}
+	// Only the URL-safe alphabet and one dot: Go's base64 decoder skips
+	// CR and LF even in strict mode, which would give a token more than
+	// one spelling.
 	i := -1
 	for j := 0; j < len(token); j++ {
-		if token[j] == '.' {
+		switch c := token[j]; {
+		case c == '.' && i < 0:
 			i = j
-			break
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return 0, ErrInvalidToken
 		}
 	}
 	if i <= 0 {
