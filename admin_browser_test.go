@@ -157,4 +157,25 @@ func TestAdmin_Browser(t *testing.T) {
 	run("dashboard", chromedp.Navigate(base+"/admin"), chromedp.WaitVisible("#chart-h"))
 	poll("chart drawn", `document.querySelectorAll("svg.chart rect").length >= 6`)
 	shot("admin-dashboard.png")
+
+	// 6. On a phone every page fits its width (wide tables scroll inside
+	// their own box), and every form field has a label.
+	run("phone", chromedp.EmulateViewport(375, 800))
+	for _, path := range []string{"/admin", "/admin/schedules", "/admin/schedules/morning", "/admin/send",
+		"/admin/editions/morning/2026-11-27", "/admin/subscribers", "/admin/stories"} {
+		run("open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible("#main"))
+		fits, err := chromedp.Run(b, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+		if err != nil || !fits {
+			shot("admin-phone-overflow.png")
+			t.Fatalf("%s is wider than a 375 px phone (%v)", path, err)
+		}
+		unlabelled, err := chromedp.Run(b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+			.filter(function (el) { return !(el.labels && el.labels.length) && !el.getAttribute('aria-label'); })
+			.map(function (el) { return el.name || el.id; })`))
+		if err != nil || len(unlabelled) > 0 {
+			t.Fatalf("%s: fields without a label: %v (%v)", path, unlabelled, err)
+		}
+	}
+	run("phone dashboard", chromedp.Navigate(base+"/admin"), chromedp.WaitVisible("#main"))
+	shot("admin-dashboard-375.png")
 }

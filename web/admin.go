@@ -81,7 +81,7 @@ type Admin struct {
 
 	salt, hash []byte
 	apiHash    [32]byte
-	failMu     sync.Mutex // failed logins are answered one at a time
+	loginMu    sync.Mutex // one password check at a time: PBKDF2 is slow by design
 	origin     *http.CrossOriginProtection
 	pages      map[string]*template.Template
 }
@@ -334,12 +334,16 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 		a.showLogin(w, r, http.StatusForbidden, "The login form expired. Please try again.")
 		return
 	}
-	if subtle.ConstantTimeCompare(a.derive(r.PostFormValue("password")), a.hash) != 1 {
-		// One failed login at a time, each answered after the delay: a
-		// guesser gets at most one try per delay.
-		a.failMu.Lock()
+	// One password check at a time, and a failed one is answered after
+	// the delay with the lock held: a guesser gets at most one try per
+	// delay, and parallel requests cannot multiply PBKDF2's cost.
+	a.loginMu.Lock()
+	ok := subtle.ConstantTimeCompare(a.derive(r.PostFormValue("password")), a.hash) == 1
+	if !ok {
 		a.cfg.Sleep(r.Context(), a.cfg.FailDelay)
-		a.failMu.Unlock()
+	}
+	a.loginMu.Unlock()
+	if !ok {
 		a.log.Warn("admin login failed", "remote", r.RemoteAddr)
 		a.showLogin(w, r, http.StatusUnauthorized, "Wrong password.")
 		return
