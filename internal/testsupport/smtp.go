@@ -44,6 +44,10 @@ type SMTPServer struct {
 	// on the client's side although the server has it.
 	Accepted func(to []string)
 
+	// Discard, when set, keeps only the sender and recipients of each
+	// message, not its content: for drills of thousands of messages.
+	Discard bool
+
 	// CAFile is the PEM file of the certificate authority that signed the
 	// server's certificate, when started with TLS.
 	CAFile string
@@ -55,6 +59,50 @@ type SMTPServer struct {
 	auths []string
 	// arrived is closed and replaced when a message arrives.
 	arrived chan struct{}
+	// conns counts connections: open now and accepted in all.
+	connsOpen, connsTotal int
+}
+
+// Conns returns how many client connections are open now and how many
+// were accepted since the start: a client that leaks connections leaves
+// open > 0 after it is done.
+func (s *SMTPServer) Conns() (open, total int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connsOpen, s.connsTotal
+}
+
+// countingListener counts the connections it accepts and their closing.
+type countingListener struct {
+	net.Listener
+	s *SMTPServer
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.s.mu.Lock()
+	l.s.connsOpen++
+	l.s.connsTotal++
+	l.s.mu.Unlock()
+	return &countedConn{Conn: c, s: l.s}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	s    *SMTPServer
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		c.s.connsOpen--
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // SMTPOptions switch on TLS and authentication for StartSMTPWith.
@@ -104,15 +152,15 @@ func StartSMTPWith(tb testing.TB, opts SMTPOptions) *SMTPServer {
 		s.srv.TLSConfig = conf
 		s.srv.AllowInsecureAuth = false
 	}
-	if opts.Implicit {
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", s.srv.TLSConfig)
-	} else {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("listen smtp: %v", err)
 	}
 	s.Addr = ln.Addr().String()
+	ln = countingListener{Listener: ln, s: s}
+	if opts.Implicit {
+		ln = tls.NewListener(ln, s.srv.TLSConfig)
+	}
 	go s.srv.Serve(ln)
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -273,7 +321,11 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	s.srv.mu.Lock()
-	s.srv.msgs = append(s.srv.msgs, Received{From: s.from, To: append([]string(nil), s.to...), Data: b.Bytes()})
+	rec := Received{From: s.from, To: append([]string(nil), s.to...), Data: b.Bytes()}
+	if s.srv.Discard {
+		rec.Data = nil
+	}
+	s.srv.msgs = append(s.srv.msgs, rec)
 	close(s.srv.arrived)
 	s.srv.arrived = make(chan struct{})
 	s.srv.mu.Unlock()
