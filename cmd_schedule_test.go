@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -311,5 +312,46 @@ func TestServe_PauseResume(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("%s got %d mails, want 1", to, n)
 		}
+	}
+}
+
+func TestServeGrace(t *testing.T) {
+	for _, tt := range []struct {
+		name, env string
+		args      []string
+		want      time.Duration
+		err       string
+	}{
+		{"Default", "", nil, 6 * time.Hour, ""},
+		{"Flag", "", []string{"--grace", "90m"}, 90 * time.Minute, ""},
+		{"Env", "2h", nil, 2 * time.Hour, ""},
+		{"FlagBeatsEnv", "2h", []string{"--grace", "30m"}, 30 * time.Minute, ""},
+		{"ErrEnv", "soon", nil, 0, `BOTHSIDES_GRACE "soon"`},
+		{"ErrZero", "", []string{"--grace", "0s"}, 0, "want a positive duration"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApp(strings.NewReader(""), io.Discard, io.Discard, func(k string) string {
+				if k == "BOTHSIDES_GRACE" {
+					return tt.env
+				}
+				return ""
+			})
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			serveFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			a.fs = fs
+			got, err := a.serveGrace()
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err=%v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("grace=%s, %v; want %s", got, err, tt.want)
+			}
+		})
 	}
 }

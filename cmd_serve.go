@@ -153,6 +153,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		}
 		if added {
 			a.log.Info("added schedule", "name", schedule.DefaultName, "spec", spec)
+		} else if spec != schedule.DefaultSpec {
+			a.log.Info("schedules come from the database; --schedule only seeds an empty table (see 'bothsides schedule list')")
 		}
 		if err := sched.Start(ctx); err != nil {
 			ln.Close()

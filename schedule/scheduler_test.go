@@ -381,4 +381,45 @@ func TestScheduler_Reload(t *testing.T) {
 	if got, want := len(s.runner.c.Entries()), 1; got != want {
 		t.Fatalf("entries after remove=%d, want %d", got, want)
 	}
+	// A change made by another process (the CLI) is picked up by the
+	// minute tick, without a Reload.
+	clock.Advance(time.Minute)
+	if _, err := store.SetEnabled(ctx, "weekend", true); err != nil {
+		t.Fatal(err)
+	}
+	s.tick()
+	if got, want := len(s.runner.c.Entries()), 2; got != want {
+		t.Fatalf("entries after a change elsewhere and a tick=%d, want %d", got, want)
+	}
+}
+
+// BenchmarkScheduler_Check measures one check (what the minute tick does)
+// with one schedule and with fifty, each with a week of settled runs.
+func BenchmarkScheduler_Check(b *testing.B) {
+	for _, n := range []int{1, 50} {
+		b.Run(fmt.Sprintf("schedules=%d", n), func(b *testing.B) {
+			db, clock := testsupport.MustOpenDB(b)
+			ctx := context.Background()
+			store := NewStore(db)
+			clock.Set(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+			for i := range n {
+				if _, err := store.Add(ctx, Schedule{Name: fmt.Sprintf("s%d", i), Spec: fmt.Sprintf("CRON_TZ=Europe/London %d 7 * * *", i%60), Enabled: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s := New(Config{Logger: quietLog(), Now: clock.Now, Manual: true}, store, func(context.Context, Run) error { return nil })
+			defer s.Stop(ctx)
+			clock.Set(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+			if _, err := s.Check(ctx); err != nil {
+				b.Fatal(err)
+			}
+			s.Wait()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.Check(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
