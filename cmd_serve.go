@@ -160,6 +160,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 			ln.Close()
 			return err
 		}
+		stopLocal, err := a.startLocal(ctx, db, store)
+		if err != nil {
+			sched.Stop(context.Background())
+			ln.Close()
+			return err
+		}
+		defer stopLocal()
 		list, err := store.List(ctx)
 		if err != nil {
 			ln.Close()
