@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"bothsides/sqlite"
@@ -34,10 +35,14 @@ type Edition struct {
 	WindowEnd   time.Time   `json:"window_end"`
 	Stories     []Story     `json:"stories"`
 	Blindspots  []Blindspot `json:"blindspots,omitempty"`
-	AssembledAt time.Time   `json:"assembled_at"`
-	Status      string      `json:"-"`
-	StartedAt   time.Time   `json:"-"`
-	FinishedAt  time.Time   `json:"-"`
+	// Extras are stories that did not make the edition, the best ranked
+	// of each topic: a reader who favours that topic gets one of them as
+	// well (see Variant). Frozen with the edition like the rest.
+	Extras      []Story   `json:"extras,omitempty"`
+	AssembledAt time.Time `json:"assembled_at"`
+	Status      string    `json:"-"`
+	StartedAt   time.Time `json:"-"`
+	FinishedAt  time.Time `json:"-"`
 }
 
 // Blindspot is a story covered mostly by one side; For names the side whose
@@ -85,10 +90,12 @@ func (s *Store) Assemble(ctx context.Context, p AssembleParams) (*Edition, error
 			ErrNoStories, p.Date, start.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	top, blind := Select(cands, p.Selection)
+	ranked := slices.Clone(cands)
+	Rank(ranked)
 	return &Edition{
 		Date: p.Date, Schedule: p.Schedule, Title: p.Title, Subject: p.Subject,
 		WindowStart: start, WindowEnd: end,
-		Stories: top, Blindspots: blind,
+		Stories: top, Blindspots: blind, Extras: extrasFor(ranked, top, blind),
 		AssembledAt: s.db.Now(),
 		Status:      "assembled",
 	}, nil

@@ -216,7 +216,7 @@ func (s *Sender) Send(ctx context.Context, e *Edition) (Stats, error) {
 	log := s.cfg.Logger.With("edition", e.Date, "schedule", e.Schedule)
 	log.Info("sending edition", "subscribers", stats.Total, "pending", stats.Pending(), "connections", s.cfg.Connections, "rate", s.cfg.Rate)
 
-	r := &run{s: s, e: e, mail: mail, log: log}
+	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e)}
 	if s.cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(s.cfg.Rate), 1)
 	} else {
@@ -279,6 +279,7 @@ func (s *Sender) Send(ctx context.Context, e *Edition) (Stats, error) {
 type job struct {
 	subscriberID int64
 	email, name  string
+	topics       string // the subscriber's favoured topics, as stored (JSON)
 	attempts     int
 	createdAt    time.Time
 }
@@ -313,6 +314,8 @@ type run struct {
 	mail    *editionMail
 	log     *slog.Logger
 	limiter *rate.Limiter
+	// variants holds the edition rendered per favoured-topic variant.
+	variants *variants
 	// streak holds the failures since the last success, in commit order;
 	// their bounces are counted only once a success shows the relay works.
 	streak  []streakEntry
@@ -444,7 +447,7 @@ func (r *run) produce(ctx context.Context) {
 
 func (r *run) page(ctx context.Context, after int64) ([]job, error) {
 	now := sqlite.Time(r.s.db.Now())
-	rows, err := r.s.db.R.QueryContext(ctx, `SELECT d.subscriber_id, s.email, s.name, d.attempts, d.created_at
+	rows, err := r.s.db.R.QueryContext(ctx, `SELECT d.subscriber_id, s.email, s.name, s.topics, d.attempts, d.created_at
 		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
 		WHERE d.edition_id = ? AND d.subscriber_id > ?
 		  AND (d.status = 'queued' OR (d.status = 'retry' AND d.next_attempt_at <= ?))
@@ -457,7 +460,7 @@ func (r *run) page(ctx context.Context, after int64) ([]job, error) {
 	for rows.Next() {
 		var j job
 		var created string
-		if err := rows.Scan(&j.subscriberID, &j.email, &j.name, &j.attempts, &created); err != nil {
+		if err := rows.Scan(&j.subscriberID, &j.email, &j.name, &j.topics, &j.attempts, &created); err != nil {
 			return nil, fmt.Errorf("next deliveries: %w", err)
 		}
 		j.createdAt, _ = sqlite.ParseTime(created)
@@ -510,8 +513,10 @@ func (r *run) work(ctx context.Context, conn Conn) {
 			continue
 		}
 		var off int
-		var err error
-		buf, off, err = r.mail.build(buf[:0], r.s, j, req.msgID)
+		m, err := r.mailFor(j.topics)
+		if err == nil {
+			buf, off, err = m.build(buf[:0], r.s, j, req.msgID)
+		}
 		if err != nil {
 			prev = &outcome{job: j, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
 			continue
