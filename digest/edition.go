@@ -110,7 +110,7 @@ func (s *Store) Freeze(ctx context.Context, e *Edition) error {
 		return fmt.Errorf("encode edition: %w", err)
 	}
 	now := sqlite.Time(s.db.Now())
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		var status string
 		err := tx.QueryRowContext(ctx, `SELECT id, status FROM editions WHERE date = ? AND schedule = ?`,
@@ -136,6 +136,10 @@ func (s *Store) Freeze(ctx context.Context, e *Edition) error {
 		e.ID, e.Status = id, "assembled"
 		return err
 	})
+	if err != nil && !errors.Is(err, ErrEditionStarted) {
+		return fmt.Errorf("store edition %s %s: %w", e.Schedule, e.Date, err)
+	}
+	return err
 }
 
 const editionColumns = `id, content, status, started_at, finished_at`

@@ -62,7 +62,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("open database %q: %w", path, err)
+		return nil, explainOpen(path, err)
 	}
 	db := &DB{W: w, Path: path, Now: func() time.Time { return time.Now().UTC() }}
 	if err := db.migrate(ctx); err != nil {
@@ -94,14 +94,14 @@ func (db *DB) Close() error {
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.W.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", db.explain(err))
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return db.explain(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", db.explain(err))
 	}
 	return nil
 }
