@@ -4,7 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"bothsides/digest"
 	"bothsides/mailer"
@@ -118,4 +122,12 @@ func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*digest.Sender, str
 		Metrics:           a.metrics,
 	}, db, r, signer, dial)
 	return s, where, nil
+}
+
+// metricsHandler serves the process's Prometheus metrics: the sender's
+// counters, send latency and queue depth, and Go and process statistics.
+func (a *app) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError),
+	})
 }

@@ -106,7 +106,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
-	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log}
+	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler()}
 	closeSignUpMail, err := a.signUpWebConfig(&wcfg)
 	if err != nil {
 		ln.Close()

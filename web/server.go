@@ -37,6 +37,8 @@ type Config struct {
 	UnsubscribeMailto string
 	// SignUp sets the pending expiry and the sign-up rate limits.
 	SignUp subscribers.SignUpConfig
+	// Metrics, when set, is served at GET /metrics (Prometheus text format).
+	Metrics http.Handler
 	// ClientIPHeader names a header set by a trusted reverse proxy holding
 	// the client's IP (X-Real-IP, or X-Forwarded-For whose last entry is
 	// used); empty uses the TCP peer address.
@@ -116,6 +118,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /stories/{id}/report", s.report)
 	if s.admin != nil {
 		s.admin.Routes(mux)
+	}
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
 	return securityHeaders(mux)
 }
