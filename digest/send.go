@@ -31,7 +31,7 @@ type Mailer interface {
 // Conn is one connection that sends ready-made messages: *mailer.SMTP (one
 // SMTP conversation) or *mailer.Outbox. A send opens Connections of them.
 type Conn interface {
-	SendRaw(ctx context.Context, from, to string, msg []byte, bodyOffset int) error
+	SendRaw(ctx context.Context, from, to string, m mailer.Raw) error
 	Close() error
 }
 
@@ -216,7 +216,12 @@ func (s *Sender) Send(ctx context.Context, e *Edition) (Stats, error) {
 	log := s.cfg.Logger.With("edition", e.Date, "schedule", e.Schedule)
 	log.Info("sending edition", "subscribers", stats.Total, "pending", stats.Pending(), "connections", s.cfg.Connections, "rate", s.cfg.Rate)
 
-	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e)}
+	stmts, err := prepareStatements(ctx, s.db.W)
+	if err != nil {
+		return stats, err
+	}
+	defer stmts.close()
+	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e), stmts: stmts}
 	if s.cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(s.cfg.Rate), 1)
 	} else {
@@ -307,8 +312,58 @@ type reply struct {
 	err     error
 }
 
+// mailableAt4 is subscribers.Mailable with the time as parameter ?4.
+var mailableAt4 = strings.Replace(subscribers.Mailable, "?", "?4", 1)
+
+// statements are the hot path's SQL, prepared once per send on the writer
+// connection.
+type statements struct {
+	status, claim, sent *sql.Stmt
+}
+
+func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
+	var st statements
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = db.PrepareContext(ctx, q)
+		return s
+	}
+	st.status = prep(`SELECT status FROM editions WHERE id = ?`)
+	// Claim the row only if the subscriber is still active at this moment:
+	// an unsubscribe during the send stops this message.
+	st.claim = prep(`UPDATE deliveries SET
+			status = CASE WHEN EXISTS (SELECT 1 FROM subscribers WHERE id = ?2 AND ` + mailableAt4 + `) THEN 'sending' ELSE 'skipped' END,
+			last_reply = CASE WHEN EXISTS (SELECT 1 FROM subscribers WHERE id = ?2 AND ` + mailableAt4 + `) THEN last_reply
+				ELSE 'not sent: subscriber is ' || (SELECT CASE WHEN status = 'active' THEN 'paused' ELSE status END
+					FROM subscribers WHERE id = ?2) END,
+			message_id = ?3, updated_at = ?4
+		WHERE edition_id = ?1 AND subscriber_id = ?2 AND status IN ('queued', 'retry')
+		RETURNING status`)
+	st.sent = prep(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_code = 250,
+			last_reply = '250 accepted', sent_at = ?, updated_at = ?, next_attempt_at = NULL
+		WHERE edition_id = ? AND subscriber_id = ?`)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("prepare ledger statements: %w", err)
+	}
+	return &st, nil
+}
+
+func (st *statements) close() {
+	for _, s := range []*sql.Stmt{st.status, st.claim, st.sent} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
 // run is one Send: the state that outlives a pass.
 type run struct {
+	stmts   *statements
 	s       *Sender
 	e       *Edition
 	mail    *editionMail
@@ -512,17 +567,18 @@ func (r *run) work(ctx context.Context, conn Conn) {
 			prev = &outcome{job: j, unsent: true}
 			continue
 		}
-		var off int
-		m, err := r.mailFor(j.topics)
+		var m mailer.Raw
+		em, err := r.mailFor(j.topics)
 		if err == nil {
-			buf, off, err = m.build(buf[:0], r.s, j, req.msgID)
+			m, err = em.build(buf[:0], r.s, j, req.msgID)
+			buf = m.Data
 		}
 		if err != nil {
 			prev = &outcome{job: j, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
 			continue
 		}
 		start := time.Now()
-		err = conn.SendRaw(ctx, r.mail.from, j.email, buf, off)
+		err = conn.SendRaw(ctx, r.mail.from, j.email, m)
 		o := &outcome{job: j, err: err, latency: time.Since(start)}
 		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			o = &outcome{job: j, unsent: true}
@@ -568,7 +624,7 @@ func (r *run) commit(ctx context.Context, batch []*request) {
 	err := r.s.db.Tx(ctx, func(tx *sql.Tx) error {
 		t = tally{}
 		var status string
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, r.e.ID).Scan(&status); err != nil {
+		if err := tx.StmtContext(ctx, r.stmts.status).QueryRowContext(ctx, r.e.ID).Scan(&status); err != nil {
 			return fmt.Errorf("edition status: %w", err)
 		}
 		for _, q := range batch {
@@ -591,16 +647,8 @@ func (r *run) commit(ctx context.Context, batch []*request) {
 				r.halt()
 				continue
 			}
-			// Claim the row only if the subscriber is still active at this
-			// moment: an unsubscribe during the send stops this message.
 			var got string
-			err := tx.QueryRowContext(ctx, `UPDATE deliveries SET
-					status = CASE WHEN (SELECT status FROM subscribers WHERE id = ?2) = 'active' THEN 'sending' ELSE 'skipped' END,
-					last_reply = CASE WHEN (SELECT status FROM subscribers WHERE id = ?2) = 'active' THEN last_reply
-						ELSE 'not sent: subscriber is ' || (SELECT status FROM subscribers WHERE id = ?2) END,
-					message_id = ?3, updated_at = ?4
-				WHERE edition_id = ?1 AND subscriber_id = ?2 AND status IN ('queued', 'retry')
-				RETURNING status`, r.e.ID, q.claim.subscriberID, q.msgID, now).Scan(&got)
+			err := tx.StmtContext(ctx, r.stmts.claim).QueryRowContext(ctx, r.e.ID, q.claim.subscriberID, q.msgID, now).Scan(&got)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				// Settled meanwhile: nothing to do.
@@ -651,9 +699,7 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 		return err
 	}
 	if o.err == nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_code = 250,
-				last_reply = '250 accepted', sent_at = ?, updated_at = ?, next_attempt_at = NULL
-			WHERE edition_id = ? AND subscriber_id = ?`, now, now, r.e.ID, id); err != nil {
+		if _, err := tx.StmtContext(ctx, r.stmts.sent).ExecContext(ctx, now, now, r.e.ID, id); err != nil {
 			return fmt.Errorf("record delivery %d: %w", id, err)
 		}
 		t.sent++
@@ -823,7 +869,7 @@ func (m *editionMail) messageID(e *Edition, subscriberID int64, attempt int) str
 }
 
 // build appends one subscriber's message to dst.
-func (m *editionMail) build(dst []byte, s *Sender, j job, msgID string) ([]byte, int, error) {
+func (m *editionMail) build(dst []byte, s *Sender, j job, msgID string) (mailer.Raw, error) {
 	unsub := s.cfg.BaseURL + "/unsubscribe/" + s.signer.Token(subscribers.PurposeUnsubscribe, j.subscriberID, time.Time{})
 	prefs := s.cfg.BaseURL + "/preferences/" + s.signer.Token(subscribers.PurposePreferences, j.subscriberID, time.Time{})
 	t := m.anon

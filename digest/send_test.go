@@ -526,6 +526,10 @@ func TestSender_Send(t *testing.T) {
 				if err := f.subs.Unsubscribe(ctx, f.ids[7]); err != nil {
 					t.Error(err)
 				}
+				// Another reader pauses delivery meanwhile.
+				if _, err := f.db.W.Exec(`UPDATE subscribers SET paused_until = '2027-01-01T00:00:00Z' WHERE id = ?`, f.ids[8]); err != nil {
+					t.Error(err)
+				}
 			}
 			return nil
 		}
@@ -534,8 +538,11 @@ func TestSender_Send(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Sent != 9 || st.Skipped != 1 {
-			t.Fatalf("stats %+v, want 9 sent, 1 skipped", st)
+		if st.Sent != 8 || st.Skipped != 2 {
+			t.Fatalf("stats %+v, want 8 sent, 2 skipped", st)
+		}
+		if status, _, _, reply := f.delivery(t, f.emails[8]); status != "skipped" || !strings.Contains(reply, "paused") {
+			t.Fatalf("paused reader: %s %q", status, reply)
 		}
 		if got := f.received()[f.emails[7]]; got != 0 {
 			t.Fatalf("unsubscribed reader got %d messages", got)

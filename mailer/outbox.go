@@ -56,7 +56,8 @@ func (o *Outbox) Send(ctx context.Context, m *Message) error {
 }
 
 // SendRaw writes a ready message to DIR/<to>-<message-id>.eml, atomically.
-func (o *Outbox) SendRaw(ctx context.Context, from, to string, msg []byte, bodyOffset int) error {
+func (o *Outbox) SendRaw(ctx context.Context, from, to string, m Raw) error {
+	msg, bodyOffset := m.Data, m.BodyOffset
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -10,15 +10,15 @@ import (
 	"bothsides/mailer"
 )
 
-func rawMessage(t *testing.T, to string) ([]byte, int) {
+func rawMessage(t *testing.T, to string) mailer.Raw {
 	t.Helper()
 	tm := testTemplate(t, "")
-	raw, off, err := tm.Append(nil, &mailer.Recipient{To: to, MessageID: "m@news.example.com", Date: time.Now(),
+	m, err := tm.Append(nil, &mailer.Recipient{To: to, MessageID: "m@news.example.com", Date: time.Now(),
 		Unsubscribe: "https://news.example.com/unsubscribe/x", Values: []string{"", to, "https://news.example.com/unsubscribe/x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw, off
+	return m
 }
 
 func TestSMTP_SendRaw(t *testing.T) {
@@ -44,8 +44,8 @@ func TestSMTP_SendRaw(t *testing.T) {
 			defer c.Close()
 			// Several messages over one connection.
 			for _, to := range []string{"a@example.com", "b@example.com", "c@example.com"} {
-				raw, off := rawMessage(t, to)
-				if err := c.SendRaw(ctx, "digest@news.example.com", to, raw, off); err != nil {
+				m := rawMessage(t, to)
+				if err := c.SendRaw(ctx, "digest@news.example.com", to, m); err != nil {
 					t.Fatalf("send to %s over %s: %v", to, mailer.Redact(u), err)
 				}
 			}
@@ -65,8 +65,8 @@ func TestSMTP_SendRaw(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, off := rawMessage(t, "a@example.com")
-		err = c.SendRaw(ctx, "digest@news.example.com", "a@example.com", raw, off)
+		m := rawMessage(t, "a@example.com")
+		err = c.SendRaw(ctx, "digest@news.example.com", "a@example.com", m)
 		if err == nil || mailer.IsPermanent(err) || mailer.Stage(err) != "connect" {
 			t.Fatalf("err = %v (stage %q), want a temporary connect error", err, mailer.Stage(err))
 		}
@@ -77,8 +77,8 @@ func TestSMTP_SendRaw(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, off := rawMessage(t, "a@example.com")
-		err = c.SendRaw(ctx, "digest@news.example.com", "a@example.com", raw, off)
+		m := rawMessage(t, "a@example.com")
+		err = c.SendRaw(ctx, "digest@news.example.com", "a@example.com", m)
 		if err == nil || mailer.Stage(err) != "connect" || strings.Contains(err.Error(), "wrong") {
 			t.Fatalf("err = %v, want a connect error that does not show the password", err)
 		}
@@ -121,8 +121,8 @@ func TestSMTP_Failures(t *testing.T) {
 		{"drop@example.com", 0, false, "data"},
 		{"ok5@example.com", 0, false, ""}, // redialed after the drop
 	} {
-		raw, off := rawMessage(t, tc.to)
-		err := c.SendRaw(ctx, "digest@news.example.com", tc.to, raw, off)
+		m := rawMessage(t, tc.to)
+		err := c.SendRaw(ctx, "digest@news.example.com", tc.to, m)
 		if tc.stage == "" {
 			if err != nil {
 				t.Fatalf("%s: %v", tc.to, err)
@@ -151,4 +151,31 @@ func withQuery(u, q string) string {
 		return u + "?" + strings.TrimPrefix(q, "&")
 	}
 	return u + q
+}
+
+func TestSMTP_SendRaw_DotStuffing(t *testing.T) {
+	srv := testsupport.StartSMTP(t)
+	c, err := mailer.NewSMTP(mailer.Config{URL: srv.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i, body := range []string{
+		"From: a@b.example\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nend\r\n",
+		"From: a@b.example\r\n\r\nno final line break",
+		"From: a@b.example\r\n\r\nbare\nline feed\r\n",
+		"From: a@b.example\r\n\r\nplain\r\n",
+	} {
+		if err := c.SendRaw(context.Background(), "a@b.example", "c@d.example", mailer.Raw{Data: []byte(body), BodyOffset: strings.Index(body, "\r\n\r\n") + 4}); err != nil {
+			t.Fatal(err)
+		}
+		got := string(srv.Messages()[i].Data)
+		want := strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")
+		if !strings.HasSuffix(want, "\r\n") {
+			want += "\r\n"
+		}
+		if got != want {
+			t.Errorf("case %d: server got %q, want %q", i, got, want)
+		}
+	}
 }

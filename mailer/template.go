@@ -149,14 +149,23 @@ func (t *Template) Sender() string { return t.from }
 // Size is about how many bytes one copy takes, for sizing buffers.
 func (t *Template) Size() int { return t.size }
 
-// Append appends the complete message for r to dst and returns it, with
-// the offset where the body begins (after the blank line).
-func (t *Template) Append(dst []byte, r *Recipient) ([]byte, int, error) {
+// Raw is a complete message, ready for SMTP.
+type Raw struct {
+	Data       []byte // header and body, CRLF line endings
+	BodyOffset int    // where the body starts, after the blank line
+	// DotSafe promises that every line ends in CRLF and none starts with a
+	// dot, as Template's output does: the message then goes through SMTP
+	// without dot-stuffing.
+	DotSafe bool
+}
+
+// Append appends the complete message for r to dst and returns it.
+func (t *Template) Append(dst []byte, r *Recipient) (Raw, error) {
 	if len(r.Values) != t.markers {
-		return dst, 0, fmt.Errorf("recipient %s: %d values for %d markers", r.To, len(r.Values), t.markers)
+		return Raw{Data: dst}, fmt.Errorf("recipient %s: %d values for %d markers", r.To, len(r.Values), t.markers)
 	}
 	if strings.ContainsAny(r.To, "\r\n<>") || strings.ContainsAny(r.MessageID, "\r\n<> ") {
-		return dst, 0, fmt.Errorf("recipient %q: bad address or message id", r.To)
+		return Raw{Data: dst}, fmt.Errorf("recipient %q: bad address or message id", r.To)
 	}
 	dst = append(dst, t.head...)
 	to := mail.Address{Name: cleanHeader(r.Name), Address: r.To}
@@ -173,7 +182,7 @@ func (t *Template) Append(dst []byte, r *Recipient) ([]byte, int, error) {
 	dst = append(dst, t.mid...)
 	dst = t.fill(dst, t.html, r.Values, true)
 	dst = append(dst, t.tail...)
-	return dst, body, nil
+	return Raw{Data: dst, BodyOffset: body, DotSafe: true}, nil
 }
 
 func (t *Template) fill(dst []byte, segs []qpSegment, vals []string, escape bool) []byte {
@@ -225,6 +234,13 @@ func qpAppend(dst []byte, s string, soft bool) []byte {
 		if col+len(tok) > 75 {
 			dst = append(dst, '=', '\r', '\n')
 			col = 0
+		}
+		if col == 0 && tok[0] == '.' {
+			// No line starts with a dot, so the message needs no
+			// dot-stuffing on its way through SMTP (see SMTP.SendRaw).
+			dst = append(dst, '=', '2', 'E')
+			col = 3
+			return
 		}
 		dst = append(dst, tok...)
 		col += len(tok)

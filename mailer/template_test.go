@@ -60,10 +60,11 @@ func TestTemplate_Append(t *testing.T) {
 		Unsubscribe: unsub,
 		Values:      []string{"Ana <&> Zoë", "ana@example.com", unsub},
 	}
-	raw, off, err := tm.Append(nil, r)
+	rm, err := tm.Append(nil, r)
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, off := rm.Data, rm.BodyOffset
 	if got := string(raw[off-4 : off]); got != "\r\n\r\n" {
 		t.Fatalf("body offset %d does not follow the blank line: %q", off, got)
 	}
@@ -143,7 +144,7 @@ func TestTemplate_Errors(t *testing.T) {
 	})
 	t.Run("HeaderInjection", func(t *testing.T) {
 		tm := testTemplate(t, "")
-		_, _, err := tm.Append(nil, &mailer.Recipient{To: "a@b.example\r\nBcc: x@y.example", MessageID: "x@y", Values: []string{"", "", ""}})
+		_, err := tm.Append(nil, &mailer.Recipient{To: "a@b.example\r\nBcc: x@y.example", MessageID: "x@y", Values: []string{"", "", ""}})
 		if err == nil {
 			t.Fatal("address with CRLF accepted")
 		}
@@ -153,7 +154,7 @@ func TestTemplate_Errors(t *testing.T) {
 // TestTemplate_QuotedPrintable round-trips random bodies, values included,
 // through the standard library's decoder.
 func TestTemplate_QuotedPrintable(t *testing.T) {
-	alphabet := []rune("ab =.\t\n\r<>&é€😀-_x ")
+	alphabet := []rune("ab =.\t\n\r<>&é€😀-_x ...")
 	rnd := func(n int) string {
 		var b strings.Builder
 		for range n {
@@ -169,16 +170,20 @@ func TestTemplate_QuotedPrintable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, off, err := tm.Append(nil, &mailer.Recipient{To: "c@d.example", MessageID: "x@b.example", Values: []string{val}})
+		rm, err := tm.Append(nil, &mailer.Recipient{To: "c@d.example", MessageID: "x@b.example", Values: []string{val}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		raw, off := rm.Data, rm.BodyOffset
 		part := string(raw[off:])
 		_, part, _ = strings.Cut(part, "quoted-printable\r\n\r\n")
 		part, _, _ = strings.Cut(part, "\r\n--=_bs")
 		for _, line := range strings.Split(part, "\r\n") {
 			if len(line) > 76 {
 				t.Fatalf("case %d: encoded line of %d characters", i, len(line))
+			}
+			if strings.HasPrefix(line, ".") {
+				t.Fatalf("case %d: line starts with a dot: %q", i, line)
 			}
 			if strings.HasSuffix(line, " ") || strings.HasSuffix(line, "\t") {
 				t.Fatalf("case %d: trailing whitespace in %q", i, line)
@@ -218,11 +223,12 @@ func TestDKIM_Sign(t *testing.T) {
 			}
 			tm := testTemplate(t, "mailto:unsubscribe@news.example.com")
 			unsub := "https://news.example.com/unsubscribe/" + strings.Repeat("T", 80)
-			raw, off, err := tm.Append(nil, &mailer.Recipient{To: "ana@example.com", Name: "Ana", MessageID: "m1@news.example.com",
+			rm, err := tm.Append(nil, &mailer.Recipient{To: "ana@example.com", Name: "Ana", MessageID: "m1@news.example.com",
 				Date: time.Now(), Unsubscribe: unsub, Values: []string{"Ana", "ana@example.com", unsub}})
 			if err != nil {
 				t.Fatal(err)
 			}
+			raw, off := rm.Data, rm.BodyOffset
 			sig, err := d.Sign(raw, off)
 			if err != nil {
 				t.Fatal(err)
