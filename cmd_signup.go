@@ -91,5 +91,5 @@ func (r rawMailer) Send(ctx context.Context, m *mailer.Message) error {
 	if err != nil {
 		return &mailer.Error{Permanent: true, Err: fmt.Errorf("from %q: %w", m.From, err)}
 	}
-	return r.conn.SendRaw(ctx, from.Address, m.To, raw, body+4)
+	return r.conn.SendRaw(ctx, from.Address, m.To, mailer.Raw{Data: raw, BodyOffset: body + 4})
 }
