@@ -449,7 +449,26 @@ func adminStatus(err error) (int, string) {
 	return http.StatusInternalServerError, "Something went wrong on our side; the server log has the details."
 }
 
+// Kinds of expected errors the console and the API map to 400 and 409.
 var (
 	errBadInput = errors.New("bad input")
 	errConflict = errors.New("conflict")
 )
+
+// userError is an expected error whose message is meant for the admin as
+// it is; its kind decides the status.
+type userError struct {
+	kind error
+	msg  string
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.kind }
+
+func badInput(format string, args ...any) error {
+	return &userError{errBadInput, fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) error {
+	return &userError{errConflict, fmt.Sprintf(format, args...)}
+}

@@ -40,10 +40,10 @@ func (a *Admin) runFor(ctx context.Context, name, date string) (schedule.Run, er
 		date = now.In(spec.Location).Format(schedule.DateFormat)
 	}
 	if !datePattern.MatchString(date) {
-		return schedule.Run{}, fmt.Errorf("%w: date %q: want YYYY-MM-DD", errBadInput, date)
+		return schedule.Run{}, badInput("date %q: want YYYY-MM-DD", date)
 	}
 	if _, err := time.Parse(schedule.DateFormat, date); err != nil {
-		return schedule.Run{}, fmt.Errorf("%w: date %q is not a calendar date", errBadInput, date)
+		return schedule.Run{}, badInput("date %q is not a calendar date", date)
 	}
 	due, ok := spec.OnDate(date)
 	if !ok {
@@ -61,11 +61,11 @@ func (a *Admin) sendNow(ctx context.Context, name, date string) (schedule.Run, e
 	if e, err := a.stories.Edition(ctx, r.Date, name); err == nil {
 		switch e.Status {
 		case "sent":
-			return r, fmt.Errorf("%w: the %s edition of %s was sent already", errConflict, name, r.Date)
+			return r, conflict("the %s edition of %s was sent already", name, r.Date)
 		case "cancelled":
-			return r, fmt.Errorf("%w: the %s edition of %s was cancelled", errConflict, name, r.Date)
+			return r, conflict("the %s edition of %s was cancelled", name, r.Date)
 		case "paused":
-			return r, fmt.Errorf("%w: the %s edition of %s is paused; resume it instead", errConflict, name, r.Date)
+			return r, conflict("the %s edition of %s is paused; resume it instead", name, r.Date)
 		}
 	}
 	if err := a.sched.Launch(r); err != nil {
@@ -108,7 +108,7 @@ func (a *Admin) renderPreview(e *digest.Edition) (html, text []byte, subject str
 // sendTest mails one copy of schedule name's edition of date to addr.
 func (a *Admin) sendTest(ctx context.Context, name, date, addr string) error {
 	if a.tests == nil {
-		return fmt.Errorf("%w: test mails are not configured", errConflict)
+		return conflict("test mails are not configured")
 	}
 	e, err := a.previewEdition(ctx, name, date)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"bothsides/digest"
 	"bothsides/schedule"
@@ -226,10 +225,6 @@ func (a *Admin) scheduleAction(w http.ResponseWriter, r *http.Request) {
 	}
 	a.changed(ctx)
 	a.log.Info("admin changed a schedule", "name", name, "action", ok)
-	if ok == "deleted" {
-		http.Redirect(w, r, "/admin/schedules?ok=deleted", http.StatusSeeOther)
-		return
-	}
 	http.Redirect(w, r, "/admin/schedules?ok="+ok, http.StatusSeeOther)
 }
 
@@ -237,20 +232,20 @@ func (a *Admin) sendPage(w http.ResponseWriter, r *http.Request) {
 	a.showSend(w, r, http.StatusOK, "", "")
 }
 
-func (a *Admin) showSend(w http.ResponseWriter, r *http.Request, code int, problem, notice_ string) {
+func (a *Admin) showSend(w http.ResponseWriter, r *http.Request, code int, problem, note string) {
 	list, err := a.schedules.List(r.Context())
 	if err != nil {
 		a.error(w, r, err)
 		return
 	}
-	if notice_ == "" {
-		notice_ = notice(r)
+	if note == "" {
+		note = notice(r)
 	}
 	q := r.URL.Query()
 	if r.Method == http.MethodPost {
 		q = r.PostForm
 	}
-	a.render(w, r, code, "send", map[string]any{"Schedules": list, "Problem": problem, "Notice": notice_,
+	a.render(w, r, code, "send", map[string]any{"Schedules": list, "Problem": problem, "Notice": note,
 		"Schedule": q.Get("schedule"), "Date": q.Get("date"), "To": q.Get("to"), "Today": a.db.Now().Format(schedule.DateFormat)})
 }
 
@@ -373,6 +368,10 @@ func (a *Admin) editionPage(w http.ResponseWriter, r *http.Request) {
 			data["Run"] = rec
 		}
 	}
+	// A run that was missed or failed before its edition was assembled,
+	// or an edition that never started, can be sent from here.
+	live, _ := data["Live"].(bool)
+	data["CanSend"] = !live && (e == nil || e.Status == "assembled")
 	a.render(w, r, http.StatusOK, "edition", data)
 }
 
@@ -527,6 +526,3 @@ func (a *Admin) importFrom(ctx context.Context, r interface{ Read([]byte) (int, 
 	}
 	return a.stories.Import(ctx, stories)
 }
-
-// since is used by templates for "x ago".
-func since(now, t time.Time) string { return now.Sub(t).Round(time.Minute).String() }

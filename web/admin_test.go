@@ -717,3 +717,37 @@ func TestChartSVG(t *testing.T) {
 		t.Fatalf("chart is not XML: %v", err)
 	}
 }
+
+// TestAdmin_MissedRun: a run missed while the server was down is shown on
+// the dashboard and can be sent from its page.
+func TestAdmin_MissedRun(t *testing.T) {
+	f := newAdminFixture(t, adminOptions{password: testPassword})
+	f.seedDefault()
+	// Back up at 14:00: the 07:00 run is 7 hours late, past the grace.
+	f.clock.Set(time.Date(2026, 11, 27, 14, 0, 0, 0, time.UTC))
+	if err := f.sched.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.sched.Wait()
+	f.login(f.client, testPassword)
+	dash := f.do(f.client, "GET", "/admin", nil)
+	if !strings.Contains(dash.body, "Runs that need a look") || !strings.Contains(dash.body, `<span class="status missed">missed</span>`) {
+		t.Fatalf("dashboard does not show the missed run:\n%s", dash.body)
+	}
+	page := f.do(f.client, "GET", "/admin/editions/default/2026-11-27", nil)
+	if page.code != http.StatusOK || !strings.Contains(page.body, "Send it now") || !strings.Contains(page.body, "send it with") {
+		t.Fatalf("missed run page %d:\n%s", page.code, page.body)
+	}
+	res := f.do(f.client, "POST", "/admin/send", url.Values{"csrf": {f.csrf(f.client)}, "schedule": {"default"}, "date": {"2026-11-27"}})
+	if res.code != http.StatusSeeOther {
+		t.Fatalf("send the missed run: %d %s", res.code, res.body)
+	}
+	f.sched.Wait()
+	rec, err := schedule.NewStore(f.db).RunOf(context.Background(), "default", "2026-11-27")
+	if err != nil || rec.Status != schedule.RunDone {
+		t.Fatalf("run=%+v, %v; want done", rec, err)
+	}
+	if n := len(f.smtp.Messages()); n != 2 {
+		t.Fatalf("%d mails, want 2", n)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -94,10 +93,10 @@ func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: request body: %v", errBadInput, err)
+		return badInput("request body: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: request body: one JSON object expected", errBadInput)
+		return badInput("request body: one JSON object expected")
 	}
 	return nil
 }
@@ -195,7 +194,7 @@ func (a *Admin) apiUpdateSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Name != nil && *in.Name != name {
-		a.apiError(w, r, fmt.Errorf("%w: a schedule cannot be renamed (its editions refer to it)", errBadInput))
+		a.apiError(w, r, badInput("a schedule cannot be renamed (its editions refer to it)"))
 		return
 	}
 	in.apply(s)
@@ -305,7 +304,7 @@ func (a *Admin) apiPreview(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"schedule": e.Schedule, "date": e.Date, "status": e.Status,
 			"subject": subject, "html": string(html), "text": string(text)})
 	default:
-		a.apiError(w, r, fmt.Errorf("%w: format %q: want html, text or json", errBadInput, q.Get("format")))
+		a.apiError(w, r, badInput("format %q: want html, text or json", q.Get("format")))
 	}
 }
 
@@ -314,7 +313,7 @@ func (a *Admin) apiEditions(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			a.apiError(w, r, fmt.Errorf("%w: limit %q: want 1 to 500", errBadInput, v))
+			a.apiError(w, r, badInput("limit %q: want 1 to 500", v))
 			return
 		}
 		limit = n
