@@ -24,15 +24,15 @@ import (
 type fault int
 
 const (
-	deliver fault = iota
-	reply421      // service closing, at RCPT
-	reply451      // local error, at RCPT
-	reply452      // insufficient storage, at RCPT
-	data451       // local error after the content
-	stall         // no answer to the content until the client gives up
-	drop          // connection dropped in the middle of DATA
-	perm550       // mailbox unavailable, at RCPT (permanent)
-	perm554       // transaction failed after the content (permanent)
+	deliver  fault = iota
+	reply421       // service closing, at RCPT
+	reply451       // local error, at RCPT
+	reply452       // insufficient storage, at RCPT
+	data451        // local error after the content
+	stall          // no answer to the content until the client gives up
+	drop           // connection dropped in the middle of DATA
+	perm550        // mailbox unavailable, at RCPT (permanent)
+	perm554        // transaction failed after the content (permanent)
 	nFaults
 )
 
