@@ -436,7 +436,7 @@ func adminStatus(err error) (int, string) {
 		errors.Is(err, subscribers.ErrInvalid), errors.As(err, new(*digest.ImportError)):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound),
-		errors.Is(err, digest.ErrReportNotFound):
+		errors.Is(err, digest.ErrReportNotFound), errors.Is(err, subscribers.ErrNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
 		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition):

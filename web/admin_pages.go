@@ -37,6 +37,7 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/editions/{schedule}/{date}/progress", a.page(a.progress))
 	mux.HandleFunc("POST /admin/editions/{schedule}/{date}/{action}", a.page(a.editionAction))
 	mux.HandleFunc("GET /admin/subscribers", a.page(a.subscribersPage))
+	mux.HandleFunc("POST /admin/subscribers/{id}/status", a.page(a.subscriberStatus))
 	mux.HandleFunc("GET /admin/stories", a.page(a.storiesPage))
 	mux.HandleFunc("POST /admin/stories/import", a.page(a.importStories))
 	mux.HandleFunc("GET /admin/reports", a.page(a.reportsPage))
@@ -62,7 +63,7 @@ var notices = map[string]string{
 	"created":  "Schedule created.", "updated": "Schedule saved.", "paused": "Schedule paused.",
 	"resumed": "Schedule resumed.", "deleted": "Schedule deleted.", "test": "Test mail sent.",
 	"imported": "Stories imported.", "pause": "Send paused.", "resume": "Send resumed.", "cancel": "Send cancelled.",
-	"started": "Send started.",
+	"started": "Send started.", "status": "Status changed.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("ok")] }
@@ -477,7 +478,27 @@ func (a *Admin) subscribersPage(w http.ResponseWriter, r *http.Request) {
 		cs = append(cs, count{st, counts[st]})
 	}
 	a.render(w, r, http.StatusOK, "subscribers", map[string]any{"List": list, "Query": q.Get("q"), "Status": string(status),
-		"Statuses": statuses, "Counts": cs, "Next": next})
+		"Statuses": statuses, "Counts": cs, "Next": next, "Notice": notice(r), "Back": r.URL.RawQuery})
+}
+
+// subscriberStatus sets one subscriber's status, as an administrator does
+// (subscribers.Store.SetStatus), and goes back to the list it came from.
+func (a *Admin) subscriberStatus(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.error(w, r, errNotFound)
+		return
+	}
+	st := subscribers.Status(r.PostFormValue("status"))
+	if err := a.subs.SetStatus(r.Context(), id, st); err != nil {
+		a.error(w, r, err)
+		return
+	}
+	a.log.Info("admin set a subscriber's status", "subscriber", id, "status", st)
+	back, _ := url.ParseQuery(r.PostFormValue("back"))
+	back.Del("ok")
+	back.Set("ok", "status")
+	http.Redirect(w, r, "/admin/subscribers?"+back.Encode(), http.StatusSeeOther)
 }
 
 func (a *Admin) storiesPage(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -225,7 +226,7 @@ var apiRoutes = []struct{ method, path, body string }{
 	{"GET", "/api/preview?schedule=default", ""}, {"GET", "/api/editions", ""},
 	{"GET", "/api/editions/default/2026-11-27", ""}, {"POST", "/api/editions/default/2026-11-27/pause", ""},
 	{"POST", "/api/editions/default/2026-11-27/resume", ""}, {"POST", "/api/editions/default/2026-11-27/cancel", ""},
-	{"GET", "/api/subscribers", ""}, {"GET", "/api/stories", ""}, {"POST", "/api/stories", `{"stories":[]}`},
+	{"GET", "/api/subscribers", ""}, {"POST", "/api/subscribers/1/status", `{"status":"unsubscribed"}`}, {"GET", "/api/stories", ""}, {"POST", "/api/stories", `{"stories":[]}`},
 	{"GET", "/api/reports", ""}, {"POST", "/api/reports/1/resolve", ""},
 	{"GET", "/api/nothing", ""},
 }
@@ -612,6 +613,24 @@ func TestAdmin_PreviewTestMailSubscribersStories(t *testing.T) {
 		if !strings.Contains(page.body, "ana@example.com") || strings.Contains(page.body, "ben@example.org") {
 			t.Fatalf("search for ANA: %s", page.body)
 		}
+		ana, err := subscribers.NewStore(f.db).FindByEmail(context.Background(), "ana@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := f.do(f.client, "POST", fmt.Sprintf("/admin/subscribers/%d/status", ana.ID),
+			url.Values{"csrf": {tok}, "status": {"unsubscribed"}, "back": {"q=ANA&status=active"}})
+		if res.code != http.StatusSeeOther || res.hdr.Get("Location") != "/admin/subscribers?ok=status&q=ANA&status=active" {
+			t.Fatalf("set status: %d to %q", res.code, res.hdr.Get("Location"))
+		}
+		if got, _ := subscribers.NewStore(f.db).Find(context.Background(), ana.ID); got.Status != subscribers.StatusUnsubscribed {
+			t.Fatalf("status=%s, want unsubscribed", got.Status)
+		}
+		if res := f.do(f.client, "POST", fmt.Sprintf("/admin/subscribers/%d/status", ana.ID), url.Values{"csrf": {tok}, "status": {"gone"}}); res.code != http.StatusBadRequest {
+			t.Fatalf("bad status: %d, want 400", res.code)
+		}
+		if res := f.do(f.client, "POST", "/admin/subscribers/999/status", url.Values{"csrf": {tok}, "status": {"active"}}); res.code != http.StatusNotFound {
+			t.Fatalf("missing subscriber: %d, want 404", res.code)
+		}
 	})
 	t.Run("ImportStories", func(t *testing.T) {
 		upload := func(content string) adminResponse {
@@ -698,8 +717,13 @@ func TestAPI(t *testing.T) {
 	if code, out := call("POST", "/api/stories", `{"stories":[{"id":"x"}]}`); code != http.StatusBadRequest || len(out["problems"].([]any)) == 0 {
 		t.Fatalf("bad import: %d %v", code, out)
 	}
-	if code, out := call("GET", "/api/subscribers?q=ben", ``); code != http.StatusOK || len(out["subscribers"].([]any)) != 1 {
+	code, out = call("GET", "/api/subscribers?q=ben", ``)
+	if code != http.StatusOK || len(out["subscribers"].([]any)) != 1 {
 		t.Fatalf("subscribers: %d %v", code, out)
+	}
+	ben := out["subscribers"].([]any)[0].(map[string]any)
+	if code, out := call("POST", fmt.Sprintf("/api/subscribers/%v/status", ben["id"]), `{"status":"bounced"}`); code != http.StatusOK || out["status"] != "bounced" {
+		t.Fatalf("set status: %d %v", code, out)
 	}
 }
 

@@ -34,6 +34,7 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("GET /api/editions/{schedule}/{date}", a.apiEdition)
 	h("POST /api/editions/{schedule}/{date}/{action}", a.apiEditionAction)
 	h("GET /api/subscribers", a.apiSubscribers)
+	h("POST /api/subscribers/{id}/status", a.apiSubscriberStatus)
 	h("GET /api/stories", a.apiStories)
 	h("POST /api/stories", a.apiImport)
 	h("GET /api/reports", a.apiReports)
@@ -391,6 +392,31 @@ func (a *Admin) apiSubscribers(w http.ResponseWriter, r *http.Request) {
 		out = append(out, sub{s.ID, s.Email, s.Name, string(s.Status)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"subscribers": out})
+}
+
+func (a *Admin) apiSubscriberStatus(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.apiError(w, r, errNotFound)
+		return
+	}
+	var in struct {
+		Status string `json:"status"`
+	}
+	if err := decode(r, &in); err != nil {
+		a.apiError(w, r, err)
+		return
+	}
+	if err := a.subs.SetStatus(r.Context(), id, subscribers.Status(in.Status)); err != nil {
+		a.apiError(w, r, err)
+		return
+	}
+	s, err := a.subs.Find(r.Context(), id)
+	if err != nil {
+		a.apiError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": s.ID, "email": s.Email, "name": s.Name, "status": s.Status})
 }
 
 func (a *Admin) apiStories(w http.ResponseWriter, r *http.Request) {
