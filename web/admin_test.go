@@ -53,6 +53,7 @@ type adminFixture struct {
 type adminOptions struct {
 	password, token string
 	secure          bool
+	log             io.Writer // default: discarded
 }
 
 func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
@@ -83,7 +84,10 @@ func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
 		t.Fatal(err)
 	}
 	f := &adminFixture{t: t, db: db, clock: clock, smtp: testsupport.StartSMTP(t)}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.log == nil {
+		o.log = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	schedules := schedule.NewStore(db)
 	f.sched = schedule.New(schedule.Config{Logger: log, Now: clock.Now, Manual: true}, schedules,
 		func(ctx context.Context, run schedule.Run) error {
@@ -774,4 +778,51 @@ func TestAdmin_MissedRun(t *testing.T) {
 	if n := len(f.smtp.Messages()); n != 2 {
 		t.Fatalf("%d mails, want 2", n)
 	}
+}
+
+// TestAdmin_SecretsNotLogged: neither the password, a wrong guess, the
+// session cookie nor the API token reaches the log, at any level.
+func TestAdmin_SecretsNotLogged(t *testing.T) {
+	var logs syncBuffer
+	f := newAdminFixture(t, adminOptions{password: testPassword, token: testToken, log: &logs})
+	f.seedDefault()
+	f.login(f.newClient(), "a wrong guess")
+	f.login(f.client, testPassword)
+	f.do(f.client, "GET", "/admin", nil)
+	f.do(f.newClient(), "GET", "/api/schedules", nil, "Authorization", "Bearer "+testToken)
+	f.do(f.newClient(), "GET", "/api/schedules", nil, "Authorization", "Bearer not-the-token")
+	u, _ := url.Parse(f.server.URL + "/admin")
+	var cookie string
+	for _, c := range f.client.Jar.Cookies(u) {
+		if c.Name == "bothsides_admin" {
+			cookie = c.Value
+		}
+	}
+	out := logs.String()
+	if !strings.Contains(out, "admin login failed") || !strings.Contains(out, "admin logged in") {
+		t.Fatalf("the logins were not logged:\n%s", out)
+	}
+	for _, secret := range []string{testPassword, "a wrong guess", testToken, "not-the-token", cookie} {
+		if secret != "" && strings.Contains(out, secret) {
+			t.Fatalf("the log contains %q:\n%s", secret, out)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
