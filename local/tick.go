@@ -272,6 +272,17 @@ func (t *Ticker) hand(ctx context.Context, tx *sql.Tx, ls localSchedule, batch [
 	defer advance.Close()
 	status := map[int64]string{}
 	queued := map[int64]int{}
+	// Rows of one zone, time and date advance alike: compute it once.
+	type nextKey struct {
+		zone   string
+		minute int
+		date   string
+	}
+	type nextRun struct {
+		at   time.Time
+		date string
+	}
+	nexts := map[nextKey]nextRun{}
 	var r Result
 	for _, d := range batch {
 		e := editions[d.date]
@@ -303,9 +314,13 @@ func (t *Ticker) hand(ctx context.Context, tx *sql.Tx, ls localSchedule, batch [
 				r.Skipped++
 			}
 		}
-		loc := t.loadZone(d.zone, ls.spec)
-		at, date := t.next(d, loc, now)
-		if _, err := advance.ExecContext(ctx, sqlite.Time(at), date, d.subscriberID, ls.ID, sqlite.Time(d.at)); err != nil {
+		k := nextKey{d.zone, d.minute, d.date}
+		nr, ok := nexts[k]
+		if !ok {
+			nr.at, nr.date = t.next(d, t.loadZone(d.zone, ls.spec), now)
+			nexts[k] = nr
+		}
+		if _, err := advance.ExecContext(ctx, sqlite.Time(nr.at), nr.date, d.subscriberID, ls.ID, sqlite.Time(d.at)); err != nil {
 			return fmt.Errorf("advance %d: %w", d.subscriberID, err)
 		}
 	}

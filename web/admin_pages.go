@@ -96,12 +96,17 @@ func (a *Admin) dashboard(w http.ResponseWriter, r *http.Request) {
 			trouble = append(trouble, run)
 		}
 	}
+	localDays, err := a.localProgress(ctx)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
 	chart := make([]editionView, len(recent))
 	for i := range recent {
 		chart[len(recent)-1-i] = recent[i]
 	}
 	a.render(w, r, http.StatusOK, "dashboard", map[string]any{
-		"Schedules": scheds, "Active": active, "Recent": recent, "Chart": chartSVG(chart), "Runs": trouble,
+		"Schedules": scheds, "Active": active, "Recent": recent, "Chart": chartSVG(chart), "Runs": trouble, "Local": localDays,
 		"Grace": a.sched.Grace().String(), "Poll": a.cfg.PollInterval.Milliseconds(), "Notice": notice(r),
 	})
 }

@@ -39,6 +39,7 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("POST /api/stories", a.apiImport)
 	h("GET /api/reports", a.apiReports)
 	h("POST /api/reports/{id}/resolve", a.apiResolveReport)
+	h("GET /api/local", a.apiLocal)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) { a.apiError(w, r, errNotFound) })
 }
 
