@@ -1,0 +1,457 @@
+package drills
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"bothsides/internal/testsupport"
+	"bothsides/sqlite"
+	"bothsides/subscribers"
+)
+
+// route is one pattern registered on the web server's mux.
+type route struct{ method, path string }
+
+// webRoutes reads every route pattern that web/ registers, from its
+// source: a route added later is drilled without anyone listing it here.
+func webRoutes(t *testing.T) []route {
+	t.Helper()
+	files, err := filepath.Glob("../web/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("web sources: %v", err)
+	}
+	fset := token.NewFileSet()
+	var out []route
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) < 2 {
+				return true
+			}
+			name := ""
+			switch fn := call.Fun.(type) {
+			case *ast.SelectorExpr:
+				name = fn.Sel.Name
+			case *ast.Ident:
+				name = fn.Name
+			}
+			if name != "HandleFunc" && name != "Handle" && name != "h" {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			p, err := strconv.Unquote(lit.Value)
+			if err != nil || !strings.Contains(p, "/") {
+				return true
+			}
+			method, path, found := strings.Cut(p, " ")
+			if !found {
+				method, path = "GET", p
+			}
+			out = append(out, route{method, path})
+			return true
+		})
+	}
+	return out
+}
+
+var pathParams = strings.NewReplacer("{$}", "", "{name}", "default", "{schedule}", "default", "{date}", editionDate,
+	"{action}", "pause", "{id}", "1", "{n}", "1", "{file}", "tz.js", "{token}", "x")
+
+// secrets of the drill's configuration, which must never reach a log.
+const (
+	adminPassword = "drill-admin-password-7a1c"
+	apiToken      = "drill-api-token-93f2d1"
+	smtpPassword  = "drill-smtp-password-55e0"
+)
+
+// TestDrill_Security is drill 6 against a running `bothsides serve`:
+// anonymous requests to every admin and API route refused; CSRF (missing,
+// wrong and cross-origin tokens); forged, tampered, cross-purpose,
+// expired and replayed tokens; security headers on every page; and, after
+// a sign-up, a confirmation, an unsubscribe, an admin session and a send,
+// none of the secrets or tokens in the logs.
+func TestDrill_Security(t *testing.T) {
+	s := newSite(t)
+	s.populate(20)
+	relay := testsupport.StartSMTPWith(t, testsupport.SMTPOptions{TLS: true, Username: "bothsides", Password: smtpPassword})
+	srv := s.serve(map[string]string{
+		"BOTHSIDES_ADMIN_PASSWORD": adminPassword,
+		"BOTHSIDES_API_TOKEN":      apiToken,
+		"BOTHSIDES_SMTP_URL":       relay.URL(),
+	})
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, s.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key, err := db.Secret(ctx, "token_secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := subscribers.NewSigner(key)
+	status := func(id int64) string {
+		var st string
+		if err := db.R.QueryRow(`SELECT status FROM subscribers WHERE id = ?`, id).Scan(&st); err != nil {
+			t.Fatalf("subscriber %d: %v", id, err)
+		}
+		return st
+	}
+	// Everything secret the run hands out, to look for in the logs.
+	secrets := map[string]string{
+		"admin password": adminPassword, "API token": apiToken, "SMTP password": smtpPassword,
+		"token secret (hex)": hex.EncodeToString(key), "token secret (base64)": base64.StdEncoding.EncodeToString(key),
+		"token secret (base64url)": base64.RawURLEncoding.EncodeToString(key),
+	}
+
+	routes := webRoutes(t)
+	t.Run("AnonymousAdminRefused", func(t *testing.T) {
+		public := map[string]bool{"GET /admin/login": true, "POST /admin/login": true, "GET /admin/static/admin.js": true}
+		n := 0
+		for _, r := range routes {
+			if !strings.HasPrefix(r.path, "/admin") && !strings.HasPrefix(r.path, "/api/") {
+				continue
+			}
+			if public[r.method+" "+r.path] {
+				continue
+			}
+			n++
+			u := srv.URL + pathParams.Replace(r.path)
+			for _, variant := range []string{"anonymous", "forged session", "wrong bearer"} {
+				req := newRequest(t, r.method, u, "csrf=x&name=drill&spec=0+7+*+*+*")
+				switch variant {
+				case "forged session":
+					req.AddCookie(&http.Cookie{Name: "bothsides_admin", Value: "forged-session-token"})
+				case "wrong bearer":
+					req.Header.Set("Authorization", "Bearer "+apiToken+"x")
+				}
+				resp, _ := do(t, req)
+				code := resp.StatusCode
+				switch {
+				case strings.HasPrefix(r.path, "/api/"):
+					if code != http.StatusUnauthorized {
+						t.Errorf("%s %s (%s): %d, want 401", r.method, u, variant, code)
+					}
+				case r.method == "GET":
+					if loc := resp.Header.Get("Location"); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin/login") {
+						t.Errorf("%s %s (%s): %d to %q, want 303 to the login page", r.method, u, variant, code, loc)
+					}
+				default:
+					if code != http.StatusForbidden {
+						t.Errorf("%s %s (%s): %d, want 403", r.method, u, variant, code)
+					}
+				}
+			}
+		}
+		if n < 30 {
+			t.Fatalf("only %d admin and API routes found in web/: the route scan is broken", n)
+		}
+		t.Logf("FIGURES drill=security admin_api_routes=%d requests=%d all_refused", n, 3*n)
+	})
+
+	// Log in as the console does.
+	session, csrf := adminLogin(t, srv.URL)
+	secrets["admin session cookie"], secrets["admin CSRF token"] = session, csrf
+
+	t.Run("CSRF", func(t *testing.T) {
+		post := func(body, origin string) int {
+			req := newRequest(t, "POST", srv.URL+"/admin/schedules", body)
+			req.AddCookie(&http.Cookie{Name: "bothsides_admin", Value: session})
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+				req.Header.Set("Sec-Fetch-Site", "cross-site")
+			}
+			resp, _ := do(t, req)
+			return resp.StatusCode
+		}
+		form := "name=drill&spec=" + url.QueryEscape("0 7 * * *") + "&stories=5"
+		for _, tc := range []struct {
+			name, body, origin string
+		}{
+			{"NoToken", form, ""},
+			{"WrongToken", form + "&csrf=" + csrf + "x", ""},
+			{"OtherSessionsToken", form + "&csrf=" + strings.Repeat("A", len(csrf)), ""},
+			{"CrossOrigin", form + "&csrf=" + csrf, "https://evil.example"},
+		} {
+			if code := post(tc.body, tc.origin); code != http.StatusForbidden {
+				t.Errorf("%s: POST /admin/schedules answered %d, want 403", tc.name, code)
+			}
+		}
+		var n int
+		db.R.QueryRow(`SELECT COUNT(*) FROM schedules WHERE name = 'drill'`).Scan(&n)
+		if n != 0 {
+			t.Fatal("a refused POST created the schedule")
+		}
+		if code := post(form+"&csrf="+csrf, ""); code >= 400 {
+			t.Fatalf("the same POST with the session's token: %d", code)
+		}
+		// Login CSRF: a login without the login form's cookie.
+		resp, _ := do(t, newRequest(t, "POST", srv.URL+"/admin/login", "password="+url.QueryEscape(adminPassword)+"&csrf=x"))
+		if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) > 0 && resp.Cookies()[0].Name == "bothsides_admin" {
+			t.Errorf("login without the form's cookie: %d, want 403 and no session", resp.StatusCode)
+		}
+		// The reader's forms: a cross-site POST is refused by the browser
+		// headers check.
+		for _, path := range []string{"/subscribe", "/unsubscribe/" + signer.Token(subscribers.PurposeUnsubscribe, 1, time.Time{})} {
+			req := newRequest(t, "POST", srv.URL+path, "email=drill%40example.com")
+			req.Header.Set("Origin", "https://evil.example")
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			resp, _ := do(t, req)
+			if path == "/subscribe" && resp.StatusCode != http.StatusForbidden {
+				t.Errorf("cross-site POST %s: %d, want 403", path, resp.StatusCode)
+			}
+		}
+	})
+
+	t.Run("Tokens", func(t *testing.T) {
+		// Subscriber 2 is active; a cross-site one-click POST may
+		// legitimately unsubscribe (RFC 8058), so use subscriber 2, not 1.
+		const id = 2
+		good := signer.Token(subscribers.PurposeUnsubscribe, id, time.Time{})
+		other := subscribers.NewSigner([]byte("not the server's key, 32 bytes.."))
+		forged := map[string]string{
+			"tampered":           good[:len(good)-2] + flip(good[len(good)-2:]),
+			"other subscriber":   strings.SplitN(signer.Token(subscribers.PurposeUnsubscribe, id+1, time.Time{}), ".", 2)[0] + "." + strings.SplitN(good, ".", 2)[1],
+			"preferences token":  signer.Token(subscribers.PurposePreferences, id, time.Time{}),
+			"confirm token":      signer.Token(subscribers.PurposeConfirm, id, time.Now().Add(time.Hour)),
+			"other key":          other.Token(subscribers.PurposeUnsubscribe, id, time.Time{}),
+			"expired":            signer.Token(subscribers.PurposeUnsubscribe, id, time.Now().Add(-time.Minute)),
+			"CR LF inside":       good[:5] + "%0D%0A" + good[5:],
+			"truncated":          good[:len(good)-1],
+			"empty signature":    strings.SplitN(good, ".", 2)[0] + ".",
+			"long":               good + strings.Repeat("A", 200),
+			"script":             "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+			"path traversal":     "..%2F..%2Fadmin",
+			"invalid UTF-8":      "%FF%FE.%FF",
+			"null byte":          "AQA%00.AAAA",
+			"unicode look-alike": strings.Replace(good, "A", "Α", 1),
+		}
+		for name, tok := range forged {
+			for _, method := range []string{"GET", "POST"} {
+				for _, page := range []string{"/unsubscribe/", "/preferences/"} {
+					if page == "/preferences/" && method == "POST" {
+						continue
+					}
+					if page == "/preferences/" && name == "preferences token" {
+						// The cross-purpose case there is the unsubscribe token.
+						tok = good
+					}
+					resp, body := do(t, newRequest(t, method, srv.URL+page+tok, "choice=unsubscribe"))
+					tok = forged[name]
+					if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+						t.Errorf("%s %s with a %s token: %d, want 4xx", method, page, name, resp.StatusCode)
+					}
+					if strings.Contains(body, "reader00002@example.com") {
+						t.Errorf("%s %s with a %s token shows the subscriber's address", method, page, name)
+					}
+				}
+			}
+		}
+		if st := status(id); st != "active" {
+			t.Fatalf("after forged unsubscribes the subscriber is %s", st)
+		}
+		// The real token works, and works again (an old mail's link).
+		for range 2 {
+			if resp, _ := do(t, newRequest(t, "POST", srv.URL+"/unsubscribe/"+good, "")); resp.StatusCode != http.StatusOK {
+				t.Fatalf("POST /unsubscribe with the real token: %d", resp.StatusCode)
+			}
+		}
+		if st := status(id); st != "unsubscribed" {
+			t.Fatalf("after the real unsubscribe the subscriber is %s", st)
+		}
+		secrets["unsubscribe token"] = good
+
+		// A sign-up's confirmation link, replayed after unsubscribing,
+		// must not subscribe again.
+		const addr = "drill.signup@example.com"
+		resp, _ := do(t, newRequest(t, "POST", srv.URL+"/subscribe", "email="+url.QueryEscape(addr)+"&name=Drill&timezone=UTC"))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("sign-up: %d", resp.StatusCode)
+		}
+		msgs := relay.WaitFor(t, addr, 1)
+		m, err := testsupport.ParseMail(msgs[0].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := regexp.MustCompile(`/confirm/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)`).FindStringSubmatch(m.Text)
+		if link == nil {
+			t.Fatalf("no confirmation link in:\n%s", m.Text)
+		}
+		confirm := link[1]
+		secrets["confirm token"] = confirm
+		if resp, _ := do(t, newRequest(t, "POST", srv.URL+"/confirm/"+confirm, "")); resp.StatusCode != http.StatusOK {
+			t.Fatalf("confirm: %d", resp.StatusCode)
+		}
+		var sid int64
+		if err := db.R.QueryRow(`SELECT id FROM subscribers WHERE email = ?`, addr).Scan(&sid); err != nil {
+			t.Fatal(err)
+		}
+		if st := status(sid); st != "active" {
+			t.Fatalf("after confirming: %s", st)
+		}
+		unsub := signer.Token(subscribers.PurposeUnsubscribe, sid, time.Time{})
+		if resp, _ := do(t, newRequest(t, "POST", srv.URL+"/unsubscribe/"+unsub, "")); resp.StatusCode != http.StatusOK {
+			t.Fatalf("unsubscribe: %d", resp.StatusCode)
+		}
+		resp, _ = do(t, newRequest(t, "POST", srv.URL+"/confirm/"+confirm, ""))
+		if st := status(sid); st != "unsubscribed" {
+			t.Fatalf("replaying the confirmation link (%d) made the subscriber %s", resp.StatusCode, st)
+		}
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Errorf("replayed confirmation link: %d, want 4xx", resp.StatusCode)
+		}
+	})
+
+	t.Run("Headers", func(t *testing.T) {
+		prefs := signer.Token(subscribers.PurposePreferences, 3, time.Time{})
+		paths := []string{"/", "/editions", "/editions/" + editionDate, "/subscribe", "/unsubscribe/" + signer.Token(subscribers.PurposeUnsubscribe, 3, time.Time{}),
+			"/preferences/" + prefs, "/confirm/x", "/stories/nope", "/nope", "/unsubscribe/forged", "/admin/login", "/admin", "/api/editions", "/static/tz.js", "/healthz"}
+		var stories []string
+		rows, err := db.R.Query(`SELECT id FROM stories LIMIT 3`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			stories = append(stories, "/stories/"+id, "/stories/"+id+"/report")
+		}
+		rows.Close()
+		paths = append(paths, stories...)
+		for _, p := range paths {
+			resp, _ := do(t, newRequest(t, "GET", srv.URL+p, ""))
+			h := resp.Header
+			if resp.StatusCode >= 500 {
+				t.Errorf("GET %s: %d", p, resp.StatusCode)
+			}
+			if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("GET %s (%d): Content-Security-Policy %q", p, resp.StatusCode, csp)
+			}
+			if h.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("GET %s (%d): X-Content-Type-Options %q", p, resp.StatusCode, h.Get("X-Content-Type-Options"))
+			}
+			if rp := h.Get("Referrer-Policy"); rp != "no-referrer" && rp != "same-origin" && rp != "strict-origin-when-cross-origin" {
+				t.Errorf("GET %s (%d): Referrer-Policy %q", p, resp.StatusCode, rp)
+			}
+			// Pages with a token in the URL must not leak it onward.
+			if strings.Contains(p, prefs) && h.Get("Referrer-Policy") != "no-referrer" {
+				t.Errorf("GET %s: a page with a token in its URL needs Referrer-Policy no-referrer", p)
+			}
+		}
+		t.Logf("FIGURES drill=security pages_checked=%d", len(paths))
+	})
+
+	t.Run("NoSecretsInLogs", func(t *testing.T) {
+		// A send through the relay with its password, verbose.
+		_, sendLog, err := s.run("send", "-v", "--date", editionDate, "--smtp", relay.URL())
+		if err != nil {
+			t.Fatalf("send: %v\n%s", err, sendLog)
+		}
+		// The API with its token, and a wrong password at the login.
+		req := newRequest(t, "GET", srv.URL+"/api/editions", "")
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		if resp, _ := do(t, req); resp.StatusCode != http.StatusOK {
+			t.Fatalf("API with the token: %d", resp.StatusCode)
+		}
+		if err := srv.stop(); err != nil {
+			t.Logf("serve: %v", err)
+		}
+		if len(relay.Auths()) == 0 {
+			t.Fatal("nothing authenticated to the relay: the SMTP password was never used")
+		}
+		logs := map[string]string{"serve": srv.logs.String(), "send -v": sendLog}
+		if testing.Verbose() {
+			t.Logf("serve log:\n%s\nsend log:\n%s", logs["serve"], sendLog)
+		}
+		for which, log := range logs {
+			if len(log) < 100 {
+				t.Fatalf("%s logged only %q: nothing to check", which, log)
+			}
+			for name, secret := range secrets {
+				if secret != "" && strings.Contains(log, secret) {
+					t.Errorf("the %s log contains the %s", which, name)
+				}
+			}
+			for _, line := range strings.Split(log, "\n") {
+				if strings.Contains(line, "level=DEBUG") {
+					continue
+				}
+				if strings.Contains(line, "reader000") || strings.Contains(line, "drill.signup@") {
+					t.Errorf("the %s log has a subscriber's address at info level: %s", which, line)
+				}
+			}
+		}
+		t.Logf("FIGURES drill=security secrets_checked=%d log_bytes=%d", len(secrets), len(logs["serve"])+len(logs["send -v"]))
+	})
+}
+
+// flip changes a token's characters to other valid ones.
+func flip(s string) string {
+	b := []byte(s)
+	for i := range b {
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+	}
+	return string(b)
+}
+
+// adminLogin logs in to the console and returns the session cookie and
+// the session's CSRF token.
+func adminLogin(t *testing.T, base string) (session, csrf string) {
+	t.Helper()
+	resp, body := do(t, newRequest(t, "GET", base+"/admin/login", ""))
+	var loginCookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "bothsides_login" {
+			loginCookie = c
+		}
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if loginCookie == nil || m == nil {
+		t.Fatalf("login page: %d, cookie %v, no csrf field:\n%s", resp.StatusCode, loginCookie, body)
+	}
+	req := newRequest(t, "POST", base+"/admin/login", "csrf="+url.QueryEscape(m[1])+"&password="+url.QueryEscape(adminPassword)+"&next=/admin")
+	req.AddCookie(loginCookie)
+	resp, _ = do(t, req)
+	for _, c := range resp.Cookies() {
+		if c.Name == "bothsides_admin" && c.Value != "" {
+			session = c.Value
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == "" {
+		t.Fatalf("login: %d, session %q", resp.StatusCode, session)
+	}
+	req = newRequest(t, "GET", base+"/admin/schedules", "")
+	req.AddCookie(&http.Cookie{Name: "bothsides_admin", Value: session})
+	_, body = do(t, req)
+	m = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF token on /admin/schedules:\n%s", body)
+	}
+	return session, m[1]
+}
