@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -111,24 +112,31 @@ func (a *Admin) dashboard(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// scheduleForm reads a schedule from a form.
-func scheduleForm(r *http.Request) schedule.Schedule {
-	num := func(k string) int {
+// scheduleForm reads a schedule from a form; a number field that is not a
+// number is an error naming it.
+func scheduleForm(r *http.Request) (schedule.Schedule, error) {
+	var bad []string
+	num := func(k, label string) int {
 		v := strings.TrimSpace(r.PostFormValue(k))
 		if v == "" {
 			return 0
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n == 0 {
-			return -1
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s %q: want a whole number", label, v))
+			return 0
 		}
-		return n
+		return nonZero(n)
 	}
-	return schedule.Schedule{
+	s := schedule.Schedule{
 		Name: r.PostFormValue("name"), Spec: r.PostFormValue("spec"), Enabled: r.PostFormValue("enabled") == "on",
-		Stories: num("stories"), WindowHours: num("window_hours"),
+		Stories: num("stories", "stories"), WindowHours: num("window_hours", "window"),
 		Subject: r.PostFormValue("subject"), Title: r.PostFormValue("title"),
 	}
+	if len(bad) > 0 {
+		return s, badInput("%s", strings.Join(bad, "; "))
+	}
+	return s, nil
 }
 
 func (a *Admin) schedulesPage(w http.ResponseWriter, r *http.Request) {
@@ -145,8 +153,11 @@ func (a *Admin) showSchedules(w http.ResponseWriter, r *http.Request, code int, 
 }
 
 func (a *Admin) createSchedule(w http.ResponseWriter, r *http.Request) {
-	form := scheduleForm(r)
-	s, err := a.schedules.Add(r.Context(), form)
+	form, err := scheduleForm(r)
+	var s *schedule.Schedule
+	if err == nil {
+		s, err = a.schedules.Add(r.Context(), form)
+	}
 	if err != nil {
 		if code, text := adminStatus(err); code < 500 {
 			a.showSchedules(w, r, code, form, text)
@@ -192,9 +203,12 @@ func (a *Admin) showSchedule(w http.ResponseWriter, r *http.Request, code int, f
 
 func (a *Admin) updateSchedule(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	form := scheduleForm(r)
+	form, err := scheduleForm(r)
 	form.Name = name
-	if _, err := a.schedules.Update(r.Context(), name, form); err != nil {
+	if err == nil {
+		_, err = a.schedules.Update(r.Context(), name, form)
+	}
+	if err != nil {
 		if code, text := adminStatus(err); code < 500 && code != http.StatusNotFound {
 			a.showSchedule(w, r, code, form, text)
 			return
@@ -545,7 +559,7 @@ func (a *Admin) importStories(w http.ResponseWriter, r *http.Request) {
 }
 
 // importFrom parses and imports a story file, all or nothing.
-func (a *Admin) importFrom(ctx context.Context, r interface{ Read([]byte) (int, error) }) (digest.ImportResult, error) {
+func (a *Admin) importFrom(ctx context.Context, r io.Reader) (digest.ImportResult, error) {
 	stories, err := digest.ParseImport(r)
 	if err != nil {
 		return digest.ImportResult{}, err

@@ -450,6 +450,10 @@ func TestAdmin_Schedules(t *testing.T) {
 		if res.code != http.StatusBadRequest || !strings.Contains(res.body, "expected exactly 5 fields") {
 			t.Fatalf("status %d, want 400 with the parser's reason", res.code)
 		}
+		res = f.do(f.client, "POST", "/admin/schedules", url.Values{"csrf": {tok}, "name": {"bad"}, "spec": {"0 7 * * *"}, "stories": {"five"}})
+		if res.code != http.StatusBadRequest || !strings.Contains(res.body, "stories &#34;five&#34;: want a whole number") {
+			t.Fatalf("status %d, want 400 naming the field", res.code)
+		}
 	})
 	t.Run("CreateShowsNextRuns", func(t *testing.T) {
 		res := f.do(f.client, "POST", "/admin/schedules", url.Values{"csrf": {tok}, "name": {"weekday"},
