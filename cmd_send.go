@@ -15,7 +15,7 @@ import (
 // date, today's with its window ending now; with one, that date's with its
 // window ending at the date's scheduled time.
 func (a *app) editionParams(date string, storyCount int) (digest.AssembleParams, error) {
-	spec, err := schedule.Parse(schedule.DefaultSpec)
+	spec, err := a.defaultSpec()
 	if err != nil {
 		return digest.AssembleParams{}, err
 	}
@@ -39,6 +39,17 @@ func (a *app) editionParams(date string, storyCount int) (digest.AssembleParams,
 	}
 	p.Date, p.WindowEnd = date, at
 	return p, nil
+}
+
+// defaultSpec is the spec of the schedule named "default" when the database
+// has one (serve seeds it from --schedule), else the built-in 07:00 UTC.
+func (a *app) defaultSpec() (*schedule.Spec, error) {
+	if db, err := a.openDB(context.Background()); err == nil {
+		if s, err := schedule.NewStore(db).Get(context.Background(), digest.DefaultSchedule); err == nil {
+			return s.Parsed()
+		}
+	}
+	return schedule.Parse(schedule.DefaultSpec)
 }
 
 // selectionFlags registers the flags of send and preview that shape which

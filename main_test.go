@@ -431,3 +431,21 @@ func waitHealthy(t *testing.T, base string) {
 	}
 	t.Fatalf("server at %s never became healthy", base)
 }
+
+// TestSend_DateFollowsDefaultSchedule checks that send --date ends the
+// window at the time of the database's "default" schedule when there is one.
+func TestSend_DateFollowsDefaultSchedule(t *testing.T) {
+	c := newCLI(t)
+	c.must(importFile(t,
+		story("early", "Early story", time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC), "left", "right"),
+		story("late", "Late story", time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), "center"),
+	), "stories", "import", "-")
+	c.must("", "subscribers", "add", "ana@example.com")
+	c.clock.Set(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	c.must("", "schedule", "add", "default", "CRON_TZ=UTC 30 9 * * *")
+	c.must("", "send", "--date", "2026-11-27")
+	out := c.must("", "editions", "show", "2026-11-27")
+	if !strings.Contains(out, "to 2026-11-27T09:30:00Z") || !strings.Contains(out, "Early story") || strings.Contains(out, "Late story") {
+		t.Fatalf("edition does not follow the default schedule's 09:30:\n%s", out)
+	}
+}
