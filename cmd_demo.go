@@ -97,6 +97,16 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The demo opens the admin console too, with a password everyone knows
+	// unless one is given: it listens on loopback only by default.
+	a.adminPassword = a.flagString("admin-password")
+	if v := a.getenv("BOTHSIDES_ADMIN_PASSWORD"); v != "" && !a.flagSet("admin-password") {
+		a.adminPassword = v
+	}
+	shownPassword := "the one you set"
+	if a.adminPassword == "" {
+		a.adminPassword, shownPassword = "demo", "demo"
+	}
 	base := strings.TrimRight(a.cfg.BaseURL, "/")
 	return a.serve(ctx, ln, "off", func() {
 		fmt.Fprintln(a.stdout, "\nOpen:")
@@ -111,6 +121,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "  unsubscribe (Ana) %s/unsubscribe/%s\n", base, signer.Token(subscribers.PurposeUnsubscribe, first.ID, time.Time{}))
 		fmt.Fprintf(a.stdout, "  preferences (Ana) %s/preferences/%s\n", base, signer.Token(subscribers.PurposePreferences, first.ID, time.Time{}))
 		fmt.Fprintf(a.stdout, "  sign up           %s/subscribe (the confirmation mail goes to %s)\n", base, where)
+		fmt.Fprintf(a.stdout, "  admin console     %s/admin (password: %s)\n", base, shownPassword)
 		fmt.Fprintf(a.stdout, "The mails are in %s; press Ctrl-C to stop.\n", where)
 	})
 }
