@@ -171,11 +171,12 @@ func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
 		code, msg = http.StatusNotFound, message{Heading: "Story not found", Text: "There is no story at this address.", Error: true}
 	case errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound):
 		code, msg = http.StatusNotFound, message{Heading: "Not found", Text: "There is nothing at this address.", Error: true}
+	case errors.Is(err, context.Canceled):
+		// The client went away: nobody to answer, nothing broken.
+		s.cfg.Logger.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path)
+		return
 	default:
 		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	if errors.Is(err, context.Canceled) {
-		return
 	}
 	t := s.pages["message"]
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -57,7 +58,9 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	_ = r.ParseForm()
-	if err := s.subs.Unsubscribe(r.Context(), id); err != nil {
+	// Not r.Context(): a mail provider that hangs up while the write waits
+	// for the lock must not lose the unsubscribe it sent.
+	if err := s.subs.Unsubscribe(context.WithoutCancel(r.Context()), id); err != nil {
 		s.error(w, r, err)
 		return
 	}
