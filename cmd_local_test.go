@@ -1,8 +1,17 @@
 package main
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"bothsides/digest"
+	"bothsides/local"
+	"bothsides/schedule"
+	"bothsides/subscribers"
+	"bothsides/web"
 )
 
 func TestScheduleCommands_Local(t *testing.T) {
@@ -44,4 +53,74 @@ func TestScheduleCommands_Local(t *testing.T) {
 			t.Fatalf("edit: %v %q", err, out)
 		}
 	})
+}
+
+// TestServe_Local: the server sends a local schedule at each subscriber's
+// own time. The due index was built by an earlier run at 06:00; the server
+// starts at 07:30 UTC, when it is 07:30 in London and 16:30 in Tokyo: the
+// London reader is mailed at once, the Tokyo reader (mailed at 07:30 JST,
+// before the server went down) is not mailed again.
+func TestServe_Local(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC))
+	db := f.a.db
+	subs := subscribers.NewStore(db)
+	for addr, tz := range map[string]string{"ana@example.com": "Europe/London", "ben@example.org": "Asia/Tokyo"} {
+		s, err := subs.FindByEmail(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := subs.UpdatePreferences(ctx, s.ID, subscribers.Preferences{Timezone: tz, PreferredHour: subscribers.NoPreferredHour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := schedule.NewStore(db)
+	if _, err := store.Add(ctx, schedule.Schedule{Name: "morning", Spec: "local 07:30", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	sender, _, err := f.a.newSender(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticker := local.New(local.Config{Params: web.EditionParams, Logger: f.a.log}, db, store, digest.NewStore(db), sender)
+	for _, at := range []time.Time{time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC), time.Date(2026, 11, 26, 22, 30, 0, 0, time.UTC)} {
+		f.clock.Set(at)
+		if _, err := ticker.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := ticker.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.smtp.To("ben@example.org")); n != 1 {
+		t.Fatalf("ben (Tokyo) got %d mails by 07:30 JST, want 1", n)
+	}
+
+	f.clock.Set(time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- f.a.serve(sctx, ln, "local 07:30", nil) }()
+	waitFor(t, "ana's edition", func() bool { return len(f.smtp.To("ana@example.com")) == 1 })
+	waitFor(t, "the edition sent", func() bool {
+		e, err := digest.NewStore(db).Edition(ctx, "2026-11-27", "morning")
+		return err == nil && e.Status == "sent"
+	})
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.smtp.To("ben@example.org")); n != 1 {
+		t.Fatalf("ben got %d mails, want still 1", n)
+	}
+	e, err := digest.NewStore(db).Edition(ctx, "2026-11-27", "morning")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.WindowEnd.Format(time.RFC3339), "2026-11-26T22:30:00Z"; got != want {
+		t.Fatalf("window end=%s, want Tokyo's 07:30, the first zone to send it: %s", got, want)
+	}
 }

@@ -179,7 +179,10 @@ func (t *Ticker) drainDirty(ctx context.Context, list []localSchedule, now time.
 		return 0, err
 	}
 	total := 0
-	for {
+	// A bulk import can note a million subscribers: a tick recomputes at
+	// most maxDirtyBatches batches and leaves the rest to the next ones,
+	// so that the subscribers due now are not kept waiting.
+	for range maxDirtyBatches {
 		n := 0
 		err := t.db.Tx(ctx, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, `SELECT d.subscriber_id, COALESCE(s.status, ''), COALESCE(s.timezone, ''), s.preferred_hour
@@ -255,4 +258,8 @@ func (t *Ticker) drainDirty(ctx context.Context, list []localSchedule, now time.
 			return total, nil
 		}
 	}
+	return total, nil
 }
+
+// maxDirtyBatches bounds the recomputation done by one tick.
+const maxDirtyBatches = 20

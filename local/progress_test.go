@@ -60,7 +60,7 @@ func TestProgress(t *testing.T) {
 			t.Fatalf("zone %s: sent, waiting = %v, want %v (all: %+v)", zone, got[zone], w, p.Zones)
 		}
 	}
-	if p.Total.Sent == 0 || p.Total.Waiting == 0 || p.Status != "sent" {
+	if p.Total.Sent == 0 || p.Total.Waiting == 0 || p.Status != "sending" {
 		t.Fatalf("total %+v status %s: want some sent and some waiting", p.Total, p.Status)
 	}
 	if ny := got["America/New_York"]; ny != [2]int{2, 1} {

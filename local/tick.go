@@ -132,6 +132,9 @@ func (t *Ticker) Tick(ctx context.Context) (Result, error) {
 		if err := t.queue(ctx, ls, now, &res); err != nil {
 			return res, err
 		}
+		if err := t.reopenWaiting(ctx, ls, now); err != nil {
+			return res, err
+		}
 	}
 	if res.Queued > 0 {
 		t.mu.Lock()
@@ -416,10 +419,44 @@ func (t *Ticker) send(ctx context.Context, e *digest.Edition) error {
 			return err
 		}
 		more, err := t.hasPending(ctx, e.ID)
-		if err != nil || !more {
+		if err != nil {
 			return err
 		}
+		if !more {
+			return t.keepOpen(ctx, e)
+		}
 	}
+}
+
+// reopenWaiting keeps the editions of the dates that are today somewhere
+// sending while subscribers are still waiting for them, whoever finished
+// the last send (an admin's resume runs the plain sender, which marks the
+// edition sent when its ledger is done).
+func (t *Ticker) reopenWaiting(ctx context.Context, ls localSchedule, now time.Time) error {
+	first := now.Add(-14 * time.Hour).UTC().Format(schedule.DateFormat)
+	last := now.Add(14 * time.Hour).UTC().Format(schedule.DateFormat)
+	for d := first; d <= last; d = schedule.NextDate(d) {
+		_, err := t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sending', finished_at = NULL
+			WHERE schedule = ? AND date = ? AND status = 'sent'
+			  AND EXISTS (SELECT 1 FROM local_due WHERE schedule_id = ? AND local_date = ?)`, ls.Name, d, ls.ID, d)
+		if err != nil {
+			return fmt.Errorf("reopen edition %s %s: %w", ls.Name, d, err)
+		}
+	}
+	return nil
+}
+
+// keepOpen puts an edition the sender just finished back to sending while
+// subscribers of later zones are still waiting for that date: it is sent
+// when its last zone is, and an admin can pause or cancel it in between.
+func (t *Ticker) keepOpen(ctx context.Context, e *digest.Edition) error {
+	_, err := t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sending', finished_at = NULL
+		WHERE id = ? AND status = 'sent' AND EXISTS (SELECT 1 FROM local_due
+			WHERE schedule_id = (SELECT id FROM schedules WHERE name = ?) AND local_date = ?)`, e.ID, e.Schedule, e.Date)
+	if err != nil {
+		return fmt.Errorf("keep edition %s %s open: %w", e.Schedule, e.Date, err)
+	}
+	return nil
 }
 
 func (t *Ticker) hasPending(ctx context.Context, id int64) (bool, error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/digest"
 	"bothsides/schedule"
 	"bothsides/subscribers"
 )
@@ -161,8 +162,14 @@ func TestTicker_DST(t *testing.T) {
 				if f := first[d].UTC().Format(time.RFC3339); end != f {
 					t.Fatalf("edition %s: window ends %s, want the first zone's send %s", d, end, f)
 				}
-				if status != "sent" {
-					t.Fatalf("edition %s: status %s, want sent", d, status)
+				// Sending while a zone is still waiting for that date, sent
+				// after the last one.
+				var waiting int
+				if err := e.db.R.QueryRow(`SELECT COUNT(*) FROM local_due WHERE local_date = ?`, d).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				if want := map[bool]string{true: "sending", false: "sent"}[waiting > 0]; status != want {
+					t.Fatalf("edition %s: status %s with %d readers waiting, want %s", d, status, waiting, want)
 				}
 			}
 			var wantDates []string
@@ -291,4 +298,68 @@ func TestTicker_PreferenceChange(t *testing.T) {
 	}
 	_ = late
 	_ = east
+}
+
+// TestTicker_EditionControls: an admin pauses a local edition between
+// zones (the later zones queue and are mailed on resume), then cancels it
+// (nobody else gets it); editing the schedule's time moves everyone's next
+// run.
+func TestTicker_EditionControls(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, utc("2026-11-26T12:00:00Z"), "local 07:30", "2026-11-24", "2026-11-30")
+	e.add("tokyo@example.com", "Asia/Tokyo", none)
+	e.add("london@example.com", "Europe/London", none)
+	e.add("ny@example.com", "America/New_York", none)
+	e.runUntil(utc("2026-11-26T23:00:00Z"), 5*time.Minute) // Tokyo has the 27th
+	ed, err := digest.NewStore(e.db).Edition(ctx, "2026-11-27", "morning")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := digest.SetEditionStatus(ctx, e.db, ed.ID, "paused"); err != nil {
+		t.Fatal(err)
+	}
+	e.runUntil(utc("2026-11-27T08:00:00Z"), 5*time.Minute) // London's 07:30 passes
+	if n := e.perDate()["london@example.com"]["2026-11-27"]; n != 0 {
+		t.Fatalf("london@ got the paused edition %d times", n)
+	}
+	if err := digest.SetEditionStatus(ctx, e.db, ed.ID, "sending"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(5 * time.Minute)
+	e.tick()
+	if n := e.perDate()["london@example.com"]["2026-11-27"]; n != 1 {
+		t.Fatalf("london@ got the resumed edition %d times, want 1", n)
+	}
+	if err := digest.SetEditionStatus(ctx, e.db, ed.ID, "cancelled"); err != nil {
+		t.Fatal(err)
+	}
+	e.runUntil(utc("2026-11-28T01:00:00Z"), 5*time.Minute) // New York's 07:30 passes
+	if n := e.perDate()["ny@example.com"]["2026-11-27"]; n != 0 {
+		t.Fatalf("ny@ got the cancelled edition %d times", n)
+	}
+	if _, err := e.sched.Update(ctx, "morning", schedule.Schedule{Spec: "local 09:00", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.runUntil(utc("2026-11-29T00:00:00Z"), 5*time.Minute)
+	got := map[string]string{}
+	for _, d := range e.deliveries() {
+		if d.edition == "2026-11-28" {
+			got[d.to] = d.at.UTC().Format(time.RFC3339)
+		}
+	}
+	want := map[string]string{
+		"tokyo@example.com":  "2026-11-27T22:30:00Z", // before the change
+		"london@example.com": "2026-11-28T09:00:00Z",
+		"ny@example.com":     "2026-11-28T14:00:00Z",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("28th sent at %v, want %v", got, want)
+	}
+	for to, byDate := range e.perDate() {
+		for d, n := range byDate {
+			if n != 1 {
+				t.Fatalf("%s got %s %d times", to, d, n)
+			}
+		}
+	}
 }
