@@ -220,6 +220,18 @@ func (a *app) main(ctx context.Context, args []string) error {
 		cmd.flags(fs)
 	}
 	fs.Usage = func() { commandUsage(stderr, cmd, fs) }
+	// Asked-for help goes to standard output, so that it can be paged;
+	// usage after a mistake goes to standard error.
+	for _, arg := range rest {
+		if arg == "--" {
+			break
+		}
+		if arg == "-h" || arg == "-help" || arg == "--help" {
+			fs.SetOutput(a.stdout)
+			commandUsage(a.stdout, cmd, fs)
+			return nil
+		}
+	}
 	if err := fs.Parse(interleave(fs, rest)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil

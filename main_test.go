@@ -342,14 +342,21 @@ func TestHelp(t *testing.T) {
 			t.Errorf("help does not list %q", cmd)
 		}
 	}
-	var errb bytes.Buffer
-	a := newApp(nil, &bytes.Buffer{}, &errb, func(string) string { return "" })
-	if err := a.main(context.Background(), []string{"send", "-h"}); err != nil {
-		t.Fatalf("send -h: %v", err)
+	// Every command explains itself and its flags on standard output.
+	for _, cmd := range commands {
+		args := append(strings.Fields(cmd.name), "-h")
+		out, _, err := c.run("", args...)
+		if err != nil {
+			t.Fatalf("%s: %v", strings.Join(args, " "), err)
+		}
+		if !strings.Contains(out, "Usage: bothsides "+cmd.name) || !strings.Contains(out, "-db") {
+			t.Errorf("%s printed %q", strings.Join(args, " "), out)
+		}
 	}
+	out, _, _ = c.run("", "send", "--help")
 	for _, f := range []string{"-date", "-smtp", "-db", "-base-url", "-from"} {
-		if !strings.Contains(errb.String(), f) {
-			t.Errorf("send -h does not explain %s", f)
+		if !strings.Contains(out, f) {
+			t.Errorf("send --help does not explain %s", f)
 		}
 	}
 	if _, _, err := c.run("", "frobnicate"); err == nil {
