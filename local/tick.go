@@ -132,7 +132,7 @@ func (t *Ticker) Tick(ctx context.Context) (Result, error) {
 		if err := t.queue(ctx, ls, now, &res); err != nil {
 			return res, err
 		}
-		if err := t.reopenWaiting(ctx, ls, now); err != nil {
+		if err := t.settleStatus(ctx, ls, now); err != nil {
 			return res, err
 		}
 	}
@@ -428,19 +428,28 @@ func (t *Ticker) send(ctx context.Context, e *digest.Edition) error {
 	}
 }
 
-// reopenWaiting keeps the editions of the dates that are today somewhere
+// settleStatus keeps the editions of the dates that are today somewhere
 // sending while subscribers are still waiting for them, whoever finished
 // the last send (an admin's resume runs the plain sender, which marks the
-// edition sent when its ledger is done).
-func (t *Ticker) reopenWaiting(ctx context.Context, ls localSchedule, now time.Time) error {
-	first := now.Add(-14 * time.Hour).UTC().Format(schedule.DateFormat)
+// edition sent when its ledger is done), and marks one sent once its last
+// zone has passed with nothing left to send (when the last zone's
+// subscribers were all skipped, no send ran to do it).
+func (t *Ticker) settleStatus(ctx context.Context, ls localSchedule, now time.Time) error {
+	first := now.Add(-40 * time.Hour).UTC().Format(schedule.DateFormat)
 	last := now.Add(14 * time.Hour).UTC().Format(schedule.DateFormat)
+	const waiting = `EXISTS (SELECT 1 FROM local_due WHERE schedule_id = ? AND local_date = ?)`
 	for d := first; d <= last; d = schedule.NextDate(d) {
 		_, err := t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sending', finished_at = NULL
-			WHERE schedule = ? AND date = ? AND status = 'sent'
-			  AND EXISTS (SELECT 1 FROM local_due WHERE schedule_id = ? AND local_date = ?)`, ls.Name, d, ls.ID, d)
+			WHERE schedule = ? AND date = ? AND status = 'sent' AND `+waiting, ls.Name, d, ls.ID, d)
 		if err != nil {
 			return fmt.Errorf("reopen edition %s %s: %w", ls.Name, d, err)
+		}
+		_, err = t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sent', finished_at = ?
+			WHERE schedule = ? AND date = ? AND status = 'sending' AND NOT `+waiting+`
+			  AND NOT EXISTS (SELECT 1 FROM deliveries WHERE edition_id = editions.id AND status IN ('queued', 'sending', 'retry'))`,
+			sqlite.Time(now), ls.Name, d, ls.ID, d)
+		if err != nil {
+			return fmt.Errorf("finish edition %s %s: %w", ls.Name, d, err)
 		}
 	}
 	return nil

@@ -363,3 +363,34 @@ func TestTicker_EditionControls(t *testing.T) {
 		}
 	}
 }
+
+// TestTicker_LastZoneSkipped: when the last zone of a date has nobody to
+// mail (its reader paused), the edition is still marked sent once that
+// zone's time has passed; until then it is sending.
+func TestTicker_LastZoneSkipped(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, utc("2026-11-26T12:00:00Z"), "local 07:30", "2026-11-24", "2026-11-30")
+	e.add("tokyo@example.com", "Asia/Tokyo", none)
+	berlin := e.add("berlin@example.com", "Europe/Berlin", none)
+	if _, err := e.subs.Pause(ctx, berlin, 1); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		ed, err := digest.NewStore(e.db).Edition(ctx, "2026-11-27", "morning")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ed.Status
+	}
+	e.runUntil(utc("2026-11-26T23:00:00Z"), 5*time.Minute)
+	if s := status(); s != "sending" {
+		t.Fatalf("after Tokyo, before Berlin: status %s, want sending", s)
+	}
+	e.runUntil(utc("2026-11-27T07:00:00Z"), 5*time.Minute)
+	if s := status(); s != "sent" {
+		t.Fatalf("after Berlin's morning: status %s, want sent", s)
+	}
+	if n := len(e.srv.To("berlin@example.com")); n != 0 {
+		t.Fatalf("paused berlin@ got %d mails", n)
+	}
+}
