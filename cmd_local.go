@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"bothsides/digest"
@@ -29,4 +32,41 @@ func (a *app) startLocal(ctx context.Context, db *sqlite.DB, store *schedule.Sto
 		defer cancel()
 		t.Stop(sctx)
 	}, nil
+}
+
+// topicsFlag splits a comma-separated --topics value.
+func topicsFlag(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// printLocalProgress adds the zone-by-zone progress to `editions show` when
+// the edition's schedule is local.
+func (a *app) printLocalProgress(ctx context.Context, db *sqlite.DB, name, date string) error {
+	s, err := schedule.NewStore(db).Get(ctx, name)
+	if errors.Is(err, schedule.ErrNotFound) || (err == nil && !schedule.IsLocal(s.Spec)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p, err := local.Progress(ctx, db, *s, date)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, "by zone (local time, due, sent, pending, waiting, failed):")
+	for _, z := range p.Zones {
+		at := "-"
+		if !z.At.IsZero() {
+			at = z.At.Format("Mon 15:04 MST")
+		}
+		fmt.Fprintf(a.stdout, "  %s\t%s\t%d due\t%d sent\t%d pending\t%d waiting\t%d failed\n",
+			z.Zone, at, z.Due(), z.Sent, z.Pending, z.Waiting, z.Failed)
+	}
+	return nil
 }

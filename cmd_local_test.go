@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"bothsides/digest"
+	"bothsides/internal/testsupport"
 	"bothsides/local"
 	"bothsides/schedule"
 	"bothsides/subscribers"
@@ -122,5 +124,35 @@ func TestServe_Local(t *testing.T) {
 	}
 	if got, want := e.WindowEnd.Format(time.RFC3339), "2026-11-26T22:30:00Z"; got != want {
 		t.Fatalf("window end=%s, want Tokyo's 07:30, the first zone to send it: %s", got, want)
+	}
+	// editions show adds the progress by zone.
+	var out bytes.Buffer
+	f.a.stdout = &out
+	if err := f.a.printLocalProgress(ctx, db, "morning", "2026-11-27"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Asia/Tokyo\tFri 07:30 JST\t1 due\t1 sent\t0 pending\t0 waiting", "Europe/London\tFri 07:30 GMT\t1 due\t1 sent"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("progress by zone %q lacks %q", out.String(), want)
+		}
+	}
+}
+
+// TestPreview_Topics: preview --topics shows the edition as a reader who
+// favours those topics gets it: their story first, the rest still there.
+func TestPreview_Topics(t *testing.T) {
+	c := newCLI(t)
+	at := testsupport.Epoch.Add(-time.Hour)
+	c.must(importFile(t, story("alpha", "Alpha story", at, "left", "center", "right", "left"),
+		story("beta", "Beta story", at, "left", "center", "right"),
+		story("gamma", "Gamma story", at, "left", "right")), "stories", "import", "-")
+	plain := c.must("", "preview", "--text", "--stories", "2")
+	if !strings.Contains(plain, "Alpha story") || !strings.Contains(plain, "Beta story") || strings.Contains(plain, "Gamma story") {
+		t.Fatalf("plain preview:\n%s", plain)
+	}
+	tuned := c.must("", "preview", "--text", "--stories", "2", "--topics", "topic gamma, Topic beta")
+	b, g, a := strings.Index(tuned, "Beta story"), strings.Index(tuned, "Gamma story"), strings.Index(tuned, "Alpha story")
+	if b < 0 || g < 0 || a < 0 || !(b < g && g < a) {
+		t.Fatalf("tuned preview: want Beta (favoured top story), Gamma (one extra of a favoured topic), then Alpha:\n%s", tuned)
 	}
 }

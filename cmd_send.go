@@ -87,6 +87,7 @@ assembles one from the stories in its window without storing it.`,
 	flags: func(fs *flag.FlagSet) {
 		fs.String("date", "", "edition date YYYY-MM-DD (default today, window ending now)")
 		fs.Bool("text", false, "print the plain-text part instead of the HTML")
+		fs.String("topics", "", "comma-separated favoured topics: show the edition as a reader who favours them gets it")
 		selectionFlags(fs)
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
@@ -109,6 +110,7 @@ assembles one from the stories in its window without storing it.`,
 		if err != nil {
 			return err
 		}
+		e = e.Variant(topicsFlag(a.flagString("topics")))
 		r, err := a.renderer()
 		if err != nil {
 			return err
@@ -292,6 +294,9 @@ var cmdEditionsShow = &command{
 		fmt.Fprintf(w, "window %s to %s\n", e.WindowStart.Format(time.RFC3339), e.WindowEnd.Format(time.RFC3339))
 		fmt.Fprintf(w, "deliveries: %d total, %d sent, %d failed, %d queued, %d retry, %d in flight, %d skipped\n",
 			st.Total, st.Sent, st.Failed, st.Queued, st.Retry, st.Sending, st.Skipped)
+		if err := a.printLocalProgress(ctx, db, e.Schedule, e.Date); err != nil {
+			return err
+		}
 		if !e.StartedAt.IsZero() {
 			line := "started " + e.StartedAt.Format(time.RFC3339)
 			if !e.FinishedAt.IsZero() {

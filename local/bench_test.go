@@ -58,7 +58,7 @@ func benchTick(b *testing.B, zones []string) {
 		b.Fatal(err)
 	}
 	clock.Set(now)
-	importDays(&testing.T{}, db, "2026-11-25", "2026-11-28")
+	importDays(b, db, "2026-11-25", "2026-11-28")
 
 	start := time.Now()
 	if err := insertSubscribers(ctx, db, benchSubscribers, zones); err != nil {

@@ -69,7 +69,7 @@ func newEnv(t *testing.T, start time.Time, spec string, first, last string) *env
 
 // importDays imports the sample stories once per day from first to last,
 // moved so that each day has a copy published at the sample's times of day.
-func importDays(t *testing.T, db *sqlite.DB, first, last string) {
+func importDays(t testing.TB, db *sqlite.DB, first, last string) {
 	t.Helper()
 	base, _ := time.Parse(schedule.DateFormat, "2026-11-27")
 	store := digest.NewStore(db)
