@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"bothsides/internal/testsupport"
 	"bothsides/sqlite"
 	"bothsides/subscribers"
 )
@@ -93,10 +92,9 @@ func TestDrill_Load(t *testing.T) {
 	dur := loadDuration(t)
 	s := newSite(t)
 	s.populate(n)
-	relay := testsupport.StartSMTP(t)
-	relay.Discard = true
+	relay := startSink(t, false)
 	var delivered atomic.Int64
-	relay.Accepted = func([]string) { delivered.Add(1) }
+	relay.setHook(func(int) { delivered.Add(1) })
 	srv := s.serve(map[string]string{"BOTHSIDES_SMTP_URL": relay.URL()})
 
 	ctx := context.Background()

@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -321,6 +322,53 @@ func TestDrill_Security(t *testing.T) {
 		}
 		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
 			t.Errorf("replayed confirmation link: %d, want 4xx", resp.StatusCode)
+		}
+	})
+
+	// Hostile input through the web forms and the API (drill 4): each
+	// answered with a clear 4xx, nothing stored, the server unharmed.
+	t.Run("HostileForms", func(t *testing.T) {
+		big := strings.Repeat("A", 10<<20)
+		for _, tc := range []struct{ name, body string }{
+			{"CRLFInName", "email=hostile1%40example.com&timezone=UTC&name=" + url.QueryEscape("Ana\r\nBcc: victim@example.com")},
+			{"InvalidUTF8Name", "email=hostile2%40example.com&timezone=UTC&name=%FF%FE"},
+			{"CRLFInAddress", "email=" + url.QueryEscape("hostile3@example.com\r\nRCPT TO:<x@example.com>") + "&timezone=UTC"},
+			{"ScriptAsAddress", "email=" + url.QueryEscape("<script>alert(1)</script>@example.com") + "&timezone=UTC"},
+			{"TenMBName", "email=hostile4%40example.com&timezone=UTC&name=" + big},
+			{"BadTimezone", "email=hostile5%40example.com&timezone=" + url.QueryEscape("../../etc/passwd")},
+		} {
+			resp, body := do(t, newRequest(t, "POST", srv.URL+"/subscribe", tc.body))
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				t.Errorf("%s: sign-up answered %d, want 4xx", tc.name, resp.StatusCode)
+			}
+			if strings.Contains(body, "<script>alert") {
+				t.Errorf("%s: the page echoes the script unescaped", tc.name)
+			}
+		}
+		var n int
+		db.R.QueryRow(`SELECT COUNT(*) FROM subscribers WHERE email LIKE 'hostile%' OR email LIKE '%script%'`).Scan(&n)
+		if n != 0 {
+			t.Errorf("%d hostile sign-ups stored", n)
+		}
+		// The API's story import: deep nesting and a 10 MB title.
+		deep := `{"stories": [` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `]}`
+		long := `{"stories": [{"id": "x", "title": "` + big + `", "summary": "s", "published_at": "2026-11-27T06:30:00Z", "articles": [{"source": "O", "bias": "center", "url": "https://example.com/"}]}]}`
+		for name, body := range map[string]string{"DeepNesting": deep, "TenMBTitle": long, "NotJSON": "\xff\xfe<script>"} {
+			req := newRequest(t, "POST", srv.URL+"/api/stories", "")
+			req.Body = io.NopCloser(strings.NewReader(body))
+			req.ContentLength = int64(len(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+apiToken)
+			resp, rb := do(t, req)
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				t.Errorf("API import %s: %d, want 4xx: %.200s", name, resp.StatusCode, rb)
+			}
+			if len(rb) > 64<<10 {
+				t.Errorf("API import %s: a %d-byte answer", name, len(rb))
+			}
+		}
+		if resp, _ := do(t, newRequest(t, "GET", srv.URL+"/healthz", "")); resp.StatusCode != http.StatusOK {
+			t.Fatalf("after the hostile input /healthz answers %d", resp.StatusCode)
 		}
 	})
 

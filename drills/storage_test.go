@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"bothsides/digest"
-	"bothsides/internal/testsupport"
 )
 
 // mountTmpfs mounts a tmpfs of the given size (e.g. "8m") for the test and
@@ -154,66 +153,8 @@ func (l ledger) checkWhole(t *testing.T, subscribersN int) {
 	}
 }
 
-// counter counts what an SMTP server received per recipient.
-type counter struct {
-	mu    sync.Mutex
-	by    map[string]int
-	total int
-	// at, when set, is called with the running total after each message,
-	// before the server answers 250.
-	at func(total int)
-}
-
-func countInto(srv *testsupport.SMTPServer) *counter {
-	c := &counter{by: map[string]int{}}
-	srv.Discard = true
-	srv.Accepted = func(to []string) {
-		c.mu.Lock()
-		for _, a := range to {
-			c.by[a]++
-		}
-		c.total++
-		n, at := c.total, c.at
-		c.mu.Unlock()
-		if at != nil {
-			at(n)
-		}
-	}
-	return c
-}
-
-// check fails unless each of the n subscribers got the edition, with at
-// most maxDup duplicates in all; it returns the duplicates.
-func (c *counter) check(t *testing.T, n, maxDup int) int {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	dups, missed := 0, 0
-	for i := range n {
-		switch k := c.by[addressOf(i)]; {
-		case k == 0:
-			missed++
-		case k > 1:
-			dups += k - 1
-		}
-	}
-	if missed > 0 || len(c.by) != n {
-		t.Fatalf("%d of %d subscribers missed (%d addresses mailed)", missed, n, len(c.by))
-	}
-	if dups > maxDup {
-		t.Fatalf("%d duplicates, want at most %d", dups, maxDup)
-	}
-	return dups
-}
-
-func (c *counter) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.total
-}
-
 // send runs `bothsides send` for the drill's edition through srv.
-func (s *site) send(srv *testsupport.SMTPServer) (string, error) {
+func (s *site) send(srv *sinkServer) (string, error) {
 	_, errOut, err := s.run("send", "--date", editionDate, "--smtp", srv.URL(), "--connections", "4")
 	return errOut, err
 }
@@ -239,8 +180,8 @@ func TestDrill_Storage(t *testing.T) {
 		dir := mountTmpfs(t, "64m")
 		s := newSiteIn(t, dir)
 		s.populate(n)
-		srv := testsupport.StartSMTP(t)
-		c := countInto(srv)
+		srv := startSink(t, true)
+		c := srv
 		remount(t, dir, "ro")
 		errOut, err := s.send(srv)
 		if err == nil {
@@ -270,8 +211,8 @@ func TestDrill_Storage(t *testing.T) {
 			dir := mountTmpfs(t, "16m")
 			s := newSiteIn(t, dir)
 			s.populate(n)
-			srv := testsupport.StartSMTP(t)
-			c := countInto(srv)
+			srv := startSink(t, true)
+			c := srv
 			filler := fill(t, dir, slack)
 			errOut, err := s.send(srv)
 			msg := lastLine(errOut)
@@ -296,15 +237,15 @@ func TestDrill_Storage(t *testing.T) {
 		dir := mountTmpfs(t, "16m")
 		s := newSiteIn(t, dir)
 		s.populate(n)
-		srv := testsupport.StartSMTP(t)
-		c := countInto(srv)
+		srv := startSink(t, true)
+		c := srv
 		var filler string
 		var once sync.Once
-		c.at = func(total int) {
+		srv.setHook(func(total int) {
 			if total == 50 {
 				once.Do(func() { filler = fill(t, dir, 0) })
 			}
-		}
+		})
 		errOut, err := s.send(srv)
 		sentBefore := c.count()
 		if err == nil {
@@ -327,8 +268,8 @@ func TestDrill_Storage(t *testing.T) {
 	t.Run("LockedBeforeSend", func(t *testing.T) {
 		s := newSite(t)
 		s.populate(n)
-		srv := testsupport.StartSMTP(t)
-		c := countInto(srv)
+		srv := startSink(t, true)
+		c := srv
 		release := holdLock(t, s.db)
 		start := time.Now()
 		errOut, err := s.send(srv)
@@ -355,15 +296,15 @@ func TestDrill_Storage(t *testing.T) {
 	t.Run("LockedMidSend", func(t *testing.T) {
 		s := newSite(t)
 		s.populate(n)
-		srv := testsupport.StartSMTP(t)
-		c := countInto(srv)
+		srv := startSink(t, true)
+		c := srv
 		var release func()
 		var once sync.Once
-		c.at = func(total int) {
+		srv.setHook(func(total int) {
 			if total == 50 {
 				once.Do(func() { release = holdLock(t, s.db) })
 			}
-		}
+		})
 		errOut, err := s.send(srv)
 		release()
 		sentBefore := c.count()

@@ -72,6 +72,16 @@ func (s *SMTPServer) Conns() (open, total int) {
 	return s.connsOpen, s.connsTotal
 }
 
+// Sync publishes the hooks and switches set since the server started to
+// the sessions that start after it. Call it once they are set and before a
+// client connects: the connection itself does not order the test's writes
+// before the session's reads, and the race detector says so when the
+// client is another process.
+func (s *SMTPServer) Sync() {
+	s.mu.Lock()
+	s.mu.Unlock() // empty on purpose: Accept locks mu too
+}
+
 // countingListener counts the connections it accepts and their closing.
 type countingListener struct {
 	net.Listener
