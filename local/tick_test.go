@@ -394,3 +394,32 @@ func TestTicker_LastZoneSkipped(t *testing.T) {
 		t.Fatalf("paused berlin@ got %d mails", n)
 	}
 }
+
+// TestTicker_Start runs the background loop as serve does: its first tick
+// at start mails the reader whose morning it is, and Stop waits for the
+// send to be recorded.
+func TestTicker_Start(t *testing.T) {
+	e := newEnv(t, utc("2026-11-27T06:00:00Z"), "local 07:30", "2026-11-24", "2026-11-29")
+	e.add("london@example.com", "Europe/London", none)
+	e.add("ny@example.com", "America/New_York", none)
+	if _, err := e.ticker.Tick(context.Background()); err != nil { // builds the due index
+		t.Fatal(err)
+	}
+	e.clock.Set(utc("2026-11-27T07:30:00Z"))
+	if err := e.ticker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.WaitFor(t, "london@example.com", 1)
+	e.ticker.Stop(context.Background())
+	var status string
+	if err := e.db.R.QueryRow(`SELECT d.status FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+		WHERE s.email = 'london@example.com'`).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "sent" {
+		t.Fatalf("london@'s delivery is %s after Stop, want sent", status)
+	}
+	if n := len(e.srv.To("ny@example.com")); n != 0 {
+		t.Fatalf("ny@ got %d mails at 02:30 New York time", n)
+	}
+}
