@@ -4,9 +4,12 @@
 # to vuln.go.dev) it says so and does not fail, since nothing was checked.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bin=$(command -v govulncheck || echo "$(go env GOPATH)/bin/govulncheck")
+gobin=$(go env GOBIN)
+[ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+bin=$(command -v govulncheck || echo "$gobin/govulncheck")
 if [ ! -x "$bin" ]; then
   go install golang.org/x/vuln/cmd/govulncheck@v1.1.4 || { echo "vulncheck: cannot install govulncheck" >&2; exit 1; }
+  bin="$gobin/govulncheck"
 fi
 out=$("$bin" ./... 2>&1)
 rc=$?
