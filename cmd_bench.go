@@ -196,7 +196,9 @@ func benchOnce(ctx context.Context, a *app, sink *sink, n int) (benchResult, err
 	settle()
 	sink.reset()
 	start, cpu := time.Now(), cpuTime()
-	st, err := sender.Send(ctx, e)
+	var st digest.Stats
+	// Profile labels tell the phases apart in --cpuprofile (pprof -tagfocus).
+	pprof.Do(ctx, pprof.Labels("phase", "pipeline"), func(ctx context.Context) { st, err = sender.Send(ctx, e) })
 	res.pipeline, res.pipelineCPU = time.Since(start), cpuTime()-cpu
 	res.pipelinePeak = peakRSS()
 	if err != nil {
@@ -209,7 +211,10 @@ func benchOnce(ctx context.Context, a *app, sink *sink, n int) (benchResult, err
 	settle()
 	sink.reset()
 	start, cpu = time.Now(), cpuTime()
-	if err := rawSend(ctx, sink.addr, a.cfg.Connections, n, "digest@bench.example.com", msg); err != nil {
+	pprof.Do(ctx, pprof.Labels("phase", "raw"), func(ctx context.Context) {
+		err = rawSend(ctx, sink.addr, a.cfg.Connections, n, "digest@bench.example.com", msg)
+	})
+	if err != nil {
 		return res, err
 	}
 	res.raw, res.rawCPU = time.Since(start), cpuTime()-cpu
