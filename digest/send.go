@@ -300,7 +300,7 @@ type outcome struct {
 // request is a worker's round trip to the committer: the outcome of its last
 // message, and the next job it wants to claim.
 type request struct {
-	done  *outcome
+	done  []*outcome
 	claim *job
 	msgID string
 	reply chan reply
@@ -527,64 +527,131 @@ func (r *run) page(ctx context.Context, after int64) ([]job, error) {
 	return page, nil
 }
 
-// work is one connection's loop: claim a job, send it, report the outcome
-// together with the next claim. A worker holds at most one claimed row at a
-// time, so at most Connections rows are ever in status sending.
+// work is one connection's loop. A worker always holds the next row
+// claimed ahead; right after a message's 250 it sends the committer that
+// outcome together with the claim of the row after next, and goes on with
+// the row it holds. Before writing the final dot of that message it waits
+// for the committer's answer: so the ledger write is off the critical path,
+// yet a message is never accepted by the relay before the outcome of the
+// previous one on its connection is committed. At any moment each
+// connection has at most one message accepted but not recorded: that bounds
+// the duplicates after a crash by the number of connections.
 func (r *run) work(ctx context.Context, conn Conn) {
-	var prev *outcome
+	var done []*outcome // outcomes not yet sent to the committer
+	var cur *job        // claimed, to be sent next
+	var curID string
 	buf := make([]byte, 0, r.mail.size())
 	replies := make(chan reply, 1)
 	for {
-		var next *job
-		if ctx.Err() == nil {
-			select {
-			case j, ok := <-r.jobs:
-				if ok {
-					next = &j
-				}
-			case <-ctx.Done():
-			case <-r.stopCh:
+		if cur == nil {
+			// Nothing claimed: claim synchronously (and report what is done).
+			next := r.next(ctx)
+			if len(done) == 0 && next == nil {
+				return
 			}
+			q := r.request(done, next, replies)
+			done = nil
+			rep := <-replies
+			if rep.err != nil || rep.stop || next == nil {
+				return
+			}
+			if rep.claimed {
+				cur, curID = next, q.msgID
+			}
+			continue
 		}
-		if prev == nil && next == nil {
+		// Claim the row after this one while this one goes out.
+		next := r.next(ctx)
+		q := r.request(done, next, replies)
+		done = nil
+		var rep reply
+		answered := false
+		wait := func() reply {
+			if !answered {
+				rep, answered = <-replies, true
+			}
+			return rep
+		}
+		o := r.deliver(ctx, conn, cur, curID, &buf, func() error {
+			if rep := wait(); rep.err != nil || rep.stop {
+				return errStopped
+			}
+			return ctx.Err()
+		})
+		wait()
+		done = append(done, o)
+		cur = nil
+		if next != nil && rep.claimed {
+			cur, curID = next, q.msgID
+		}
+		if rep.err != nil || rep.stop || ctx.Err() != nil {
+			if cur != nil {
+				done = append(done, &outcome{job: *cur, unsent: true})
+				cur = nil
+			}
+			if rep.err == nil {
+				r.request(done, nil, replies)
+				<-replies
+			}
 			return
 		}
-		req := &request{done: prev, claim: next, reply: replies}
-		if next != nil {
-			req.msgID = r.mail.messageID(r.e, next.subscriberID, next.attempts+1)
-		}
-		r.reqs <- req
-		rep := <-replies
-		prev = nil
-		if rep.err != nil || rep.stop || next == nil {
-			return
-		}
-		if !rep.claimed {
-			continue
-		}
-		j := *next
-		if err := r.limiter.Wait(ctx); err != nil {
-			prev = &outcome{job: j, unsent: true}
-			continue
-		}
-		var m mailer.Raw
-		em, err := r.mailFor(j.topics)
-		if err == nil {
-			m, err = em.build(buf[:0], r.s, j, req.msgID)
-			buf = m.Data
-		}
-		if err != nil {
-			prev = &outcome{job: j, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
-			continue
-		}
-		start := time.Now()
-		err = conn.SendRaw(ctx, r.mail.from, j.email, m)
-		o := &outcome{job: j, err: err, latency: time.Since(start)}
-		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			o = &outcome{job: j, unsent: true}
-		}
-		prev = o
 	}
+}
+
+// errStopped aborts a message before its final dot: the edition was paused
+// or cancelled, the ledger failed, or the process is stopping.
+var errStopped = errors.New("send stopped before the end of the message")
+
+// next returns the next job to claim, or nil when there is none or the
+// pass is stopping.
+func (r *run) next(ctx context.Context) *job {
+	if ctx.Err() != nil {
+		return nil
+	}
+	select {
+	case j, ok := <-r.jobs:
+		if ok {
+			return &j
+		}
+	case <-ctx.Done():
+	case <-r.stopCh:
+	}
+	return nil
+}
+
+// request sends the committer outcomes to record and a job to claim.
+func (r *run) request(done []*outcome, claim *job, replies chan reply) *request {
+	q := &request{done: done, claim: claim, reply: replies}
+	if claim != nil {
+		q.msgID = r.mail.messageID(r.e, claim.subscriberID, claim.attempts+1)
+	}
+	r.reqs <- q
+	return q
+}
+
+// deliver sends one claimed job; confirm runs before the message's final
+// dot and aborts it with an error.
+func (r *run) deliver(ctx context.Context, conn Conn, j *job, msgID string, buf *[]byte, confirm func() error) *outcome {
+	if err := r.limiter.Wait(ctx); err != nil {
+		return &outcome{job: *j, unsent: true}
+	}
+	var m mailer.Raw
+	em, err := r.mailFor(j.topics)
+	if err == nil {
+		m, err = em.build((*buf)[:0], r.s, *j, msgID)
+		*buf = m.Data
+	}
+	if err != nil {
+		return &outcome{job: *j, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
+	}
+	m.Confirm = confirm
+	start := time.Now()
+	err = conn.SendRaw(ctx, r.mail.from, j.email, m)
+	if err != nil && (errors.Is(err, errStopped) || ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+		// Aborted before the relay took it: back to the queue.
+		return &outcome{job: *j, unsent: true}
+	}
+	return &outcome{job: *j, err: err, latency: time.Since(start)}
 }
 
 // commitLoop records outcomes and claims jobs, grouping the requests of
@@ -628,8 +695,8 @@ func (r *run) commit(ctx context.Context, batch []*request) {
 			return fmt.Errorf("edition status: %w", err)
 		}
 		for _, q := range batch {
-			if q.done != nil {
-				if err := r.record(ctx, tx, q.done, &t); err != nil {
+			for _, o := range q.done {
+				if err := r.record(ctx, tx, o, &t); err != nil {
 					return err
 				}
 			}

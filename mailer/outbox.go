@@ -77,8 +77,13 @@ func (o *Outbox) SendRaw(ctx context.Context, from, to string, m Raw) error {
 		if _, err := f.Write(sig); err != nil {
 			return err
 		}
-		_, err := f.Write(msg)
-		return err
+		if _, err := f.Write(msg); err != nil {
+			return err
+		}
+		if m.Confirm != nil {
+			return m.Confirm()
+		}
+		return nil
 	})
 }
 

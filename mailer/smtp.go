@@ -294,6 +294,12 @@ func (s *SMTP) SendRaw(ctx context.Context, from, to string, m Raw) error {
 			return s.fail("data", err)
 		}
 	}
+	if m.Confirm != nil {
+		if err := m.Confirm(); err != nil {
+			s.drop() // mid-DATA: hanging up is the only way to withdraw
+			return fmt.Errorf("message to %s withdrawn before its end: %w", to, err)
+		}
+	}
 	if err := w.Close(); err != nil {
 		return s.fail("data", err)
 	}
