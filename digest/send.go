@@ -165,11 +165,12 @@ func (s *Sender) Start(ctx context.Context, e *Edition) (int64, error) {
 // yet, over Connections connections, retrying temporary failures, and
 // returns the final counts. It holds the edition's lease meanwhile: a second
 // Send of the same edition, here or in another process, gets ErrLeased.
-// It stops between messages when ctx ends (letting the messages in flight
-// finish and be recorded) or when the edition is paused or cancelled
-// (ErrPaused); calling it again resumes from the ledger, and so does a start
-// after a crash: nobody is skipped, and only the messages in flight at the
-// moment of a crash, at most one per connection, can be mailed twice.
+// It stops when ctx ends or when the edition is paused or cancelled
+// (ErrPaused), withdrawing the messages in progress before their final dot
+// and recording every outcome known; calling it again resumes from the
+// ledger, and so does a start after a crash: nobody is skipped, and only the
+// messages the relay took just before a crash, at most one per connection,
+// can be mailed twice.
 func (s *Sender) Send(ctx context.Context, e *Edition) (Stats, error) {
 	lease, err := AcquireLease(s.db.Path, e.ID)
 	if err != nil {

@@ -89,9 +89,13 @@ func ParseDKIMKey(b []byte) (crypto.Signer, error) {
 }
 
 // Sign returns the DKIM-Signature header field for msg, whose body starts
-// at bodyOffset (after the blank line). Header canonicalization is simple:
-// go-mail's relaxed mode folds the signature inside a header name when the
-// signed list is long, and verification then fails. The body is relaxed.
+// at bodyOffset (after the blank line). Canonicalization is simple for both:
+// go-mail's relaxed header mode folds the signature inside a header name
+// when the signed list is long, and verification then fails; and our bodies
+// are 7-bit quoted-printable with CRLF line ends, lines of at most 76
+// characters and no trailing spaces, which nothing in transit rewrites,
+// while go-mail's relaxed body mode costs about 1.2 ms of CPU per 110 KB
+// message against 0.02 ms (BenchmarkDKIM_Sign).
 func (d *DKIM) Sign(msg []byte, bodyOffset int) ([]byte, error) {
 	if bodyOffset < 2 || bodyOffset > len(msg) {
 		return nil, fmt.Errorf("dkim: body offset %d out of range", bodyOffset)
@@ -100,7 +104,7 @@ func (d *DKIM) Sign(msg []byte, bodyOffset int) ([]byte, error) {
 	// which is a data race between connections sharing one.
 	s := mail.NewDKIMSigner(d.Domain, d.Selector, d.key)
 	s.HeaderCanonicalization(mail.CanonicalizationSimple)
-	s.BodyCanonicalization(mail.CanonicalizationRelaxed)
+	s.BodyCanonicalization(mail.CanonicalizationSimple)
 	s.SignHeaders(DKIMHeaders...)
 	s.OversignHeaders(dkimOversign...)
 	// The header block keeps its last CRLF; the blank line is not part of it.
