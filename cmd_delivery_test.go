@@ -67,13 +67,20 @@ func TestSend_KilledAndResumed(t *testing.T) {
 	const readers, conns, killAt = 60, 4, 25
 	c, srv := deliveryCLI(t, readers)
 	var accepted, blocked atomic.Int32
+	var resumed atomic.Bool
 	unblock := make(chan struct{})
 	srv.Accepted = func([]string) {
+		if resumed.Load() {
+			return
+		}
 		if accepted.Add(1) >= killAt {
 			blocked.Add(1)
 			<-unblock // stored, but the 250 never reaches the sender
 		}
 	}
+	// The sender is another process: its connections do not order the
+	// hook's setting before the sessions' reads (the race detector says so).
+	srv.Sync()
 	cmd := exec.Command(bin, "send", "--date", "2026-11-27", "--connections", fmt.Sprint(conns))
 	cmd.Env = append(os.Environ(), "BOTHSIDES_DB="+c.env["BOTHSIDES_DB"], "BOTHSIDES_SMTP_URL="+srv.URL())
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
@@ -93,7 +100,7 @@ func TestSend_KilledAndResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	srv.Accepted = nil
+	resumed.Store(true) // not srv.Accepted = nil: the killed sender's sessions may still read it
 	close(unblock)
 	firstRun := len(srv.Messages())
 
