@@ -3,6 +3,7 @@ package mailer_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +178,31 @@ func TestSMTP_SendRaw_DotStuffing(t *testing.T) {
 		if got != want {
 			t.Errorf("case %d: server got %q, want %q", i, got, want)
 		}
+	}
+}
+
+func TestSMTP_SendRaw_Timeout(t *testing.T) {
+	srv := testsupport.StartSMTP(t)
+	release := make(chan struct{})
+	defer close(release)
+	var hung atomic.Bool
+	srv.OnRcpt = func(to string) error {
+		if to == "slow@example.com" && hung.CompareAndSwap(false, true) {
+			<-release // never answers within the client's timeout
+		}
+		return nil
+	}
+	c, err := mailer.NewSMTP(mailer.Config{URL: srv.URL(), Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.SendRaw(context.Background(), "a@b.example", "slow@example.com", rawMessage(t, "slow@example.com"))
+	if err == nil || mailer.Code(err) != 0 || mailer.IsPermanent(err) || mailer.Stage(err) != "rcpt" {
+		t.Fatalf("err = %v: want a temporary rcpt error without a code", err)
+	}
+	// The next message goes over a fresh connection.
+	if err := c.SendRaw(context.Background(), "a@b.example", "ok@example.com", rawMessage(t, "ok@example.com")); err != nil {
+		t.Fatal(err)
 	}
 }
