@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"bothsides/digest"
@@ -199,16 +200,24 @@ func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.
 	if err != nil {
 		return digest.Stats{}, err
 	}
+	var current atomic.Pointer[digest.Sender]
+	if a.showProgress {
+		// Before the sender is made: on a terminal its log goes above the bar.
+		stop := a.watchProgress(e.Date, func() digest.Progress {
+			if s := current.Load(); s != nil {
+				return s.Progress()
+			}
+			return digest.Progress{}
+		})
+		defer stop()
+	}
 	sender, where, err := a.newSender(ctx, db)
 	if err != nil {
 		return digest.Stats{}, err
 	}
+	current.Store(sender)
 	a.log.Info("sending edition", "date", e.Date, "stories", len(e.Stories), "via", where,
 		"connections", a.cfg.Connections, "rate", a.cfg.Rate)
-	if a.showProgress {
-		stop := a.watchProgress(e.Date, sender)
-		defer stop()
-	}
 	// An admin's pause or cancel stops the send between two messages; the
 	// scheduler records the run as stopped.
 	stats, err := sender.Send(ctx, e)

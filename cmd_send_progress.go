@@ -2,7 +2,8 @@ package main
 
 import (
 	"fmt"
-
+	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -15,14 +16,21 @@ import (
 
 // watchProgress shows a send's progress until the returned stop is called:
 // a bar redrawn in place when stderr is a terminal, otherwise a structured
-// log line every 10 seconds.
-func (a *app) watchProgress(date string, s *digest.Sender) (stop func()) {
-	tty := false
+// log line every 10 seconds. Call it before the sender is made: on a
+// terminal it routes the log through the bar so that log lines do not land
+// in the middle of it.
+func (a *app) watchProgress(date string, progress func() digest.Progress) (stop func()) {
+	var bar *barWriter
 	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		tty = true
+		bar = &barWriter{w: f}
+		level := slog.LevelInfo
+		if a.cfg.Verbose {
+			level = slog.LevelDebug
+		}
+		a.log = slog.New(slog.NewTextHandler(bar, &slog.HandlerOptions{Level: level}))
 	}
 	every := 10 * time.Second
-	if tty {
+	if bar != nil {
 		every = 200 * time.Millisecond
 	}
 	done := make(chan struct{})
@@ -35,17 +43,20 @@ func (a *app) watchProgress(date string, s *digest.Sender) (stop func()) {
 		for {
 			select {
 			case <-done:
-				if tty {
-					fmt.Fprintf(a.stderr, "\r\033[K%s\n", progressBar(date, s.Progress(), 24))
+				if bar != nil {
+					if p := progress(); p.Total > 0 {
+						bar.draw(progressBar(date, p, 24))
+					}
+					bar.finish()
 				}
 				return
 			case <-t.C:
-				p := s.Progress()
+				p := progress()
 				if p.Total == 0 {
 					continue
 				}
-				if tty {
-					fmt.Fprintf(a.stderr, "\r\033[K%s", progressBar(date, p, 24))
+				if bar != nil {
+					bar.draw(progressBar(date, p, 24))
 				} else {
 					a.log.Info("progress", "edition", date, "sent", p.Sent, "failed", p.Failed, "skipped", p.Skipped,
 						"pending", p.Pending, "total", p.Total, "rate", fmt.Sprintf("%.0f/s", p.Rate()), "eta", fmtDuration(p.ETA()))
@@ -57,6 +68,45 @@ func (a *app) watchProgress(date string, s *digest.Sender) (stop func()) {
 		close(done)
 		wg.Wait()
 	}
+}
+
+// barWriter is a terminal with a progress bar on its last line: text
+// written to it goes above the bar.
+type barWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	bar string
+}
+
+func (b *barWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bar != "" {
+		io.WriteString(b.w, "\r\033[K")
+	}
+	n, err := b.w.Write(p)
+	if b.bar != "" {
+		io.WriteString(b.w, b.bar)
+	}
+	return n, err
+}
+
+// draw replaces the bar.
+func (b *barWriter) draw(bar string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.bar = bar
+	io.WriteString(b.w, "\r\033[K"+bar)
+}
+
+// finish leaves the last bar on its own line.
+func (b *barWriter) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bar != "" {
+		io.WriteString(b.w, "\n")
+	}
+	b.bar = ""
 }
 
 // progressBar renders one line: the bar, counts, rate and time left.
