@@ -178,7 +178,7 @@ func init() {
 		cmdHelp, cmdDemo, cmdStoriesImport, cmdStoriesList,
 		cmdSubscribersAdd, cmdSubscribersList,
 		cmdSubscribersImport, cmdSubscribersExport, cmdSubscribersRemove, cmdSubscribersShow,
-		cmdPreview, cmdSend, cmdEditionsList, cmdEditionsShow, cmdServe, cmdBench,
+		cmdPreview, cmdSend, cmdEditionsList, cmdEditionsShow, cmdEditionsPause, cmdEditionsResume, cmdEditionsCancel, cmdServe, cmdBench,
 		cmdReportsList, cmdReportsResolve,
 		cmdScheduleAdd, cmdScheduleList, cmdScheduleEdit, cmdSchedulePause, cmdScheduleResume, cmdScheduleRm, cmdScheduleRuns,
 	}

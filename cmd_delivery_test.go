@@ -304,3 +304,54 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bad --subscribers: %v", err)
 	}
 }
+
+// TestSend_RelayDownPausesThenResume: with a relay that refuses every
+// connection, send stops with a clear error instead of retrying for hours;
+// editions show says why; after editions resume and with the relay back,
+// send mails everyone once.
+func TestSend_RelayDownPausesThenResume(t *testing.T) {
+	c, srv := deliveryCLI(t, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "smtp://" + ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+	c.env["BOTHSIDES_SMTP_URL"] = dead
+	out, _, err := c.run("", "send", "--date", "2026-11-27")
+	if !errors.Is(err, digest.ErrRelayRefusing) || !strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "admin") {
+		t.Fatalf("send to a dead relay: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "stopped with 0 sent, 4 pending") {
+		t.Fatalf("send output %q", out)
+	}
+	show := c.must("", "editions", "show", "2026-11-27")
+	for _, want := range []string{"2026-11-27 (default): paused", "paused: the relay refused 4 messages in a row with no success", "4 queued"} {
+		if !strings.Contains(show, want) {
+			t.Fatalf("editions show lacks %q:\n%s", want, show)
+		}
+	}
+	if out := c.must("", "editions", "resume", "2026-11-27"); !strings.Contains(out, "sending, 0 sent, 4 pending") {
+		t.Fatalf("resume: %q", out)
+	}
+	c.env["BOTHSIDES_SMTP_URL"] = srv.URL()
+	if out := c.must("", "send", "--date", "2026-11-27"); !strings.Contains(out, "4 sent, 0 failed") {
+		t.Fatalf("send after resume: %q", out)
+	}
+	for i := range 4 {
+		if n := len(srv.To(fmt.Sprintf("reader%03d@example.com", i))); n != 1 {
+			t.Fatalf("reader %d got %d copies", i, n)
+		}
+	}
+	t.Run("PauseAndCancel", func(t *testing.T) {
+		if _, _, err := c.run("", "editions", "pause", "2026-11-27"); !errors.Is(err, digest.ErrBadTransition) {
+			t.Fatalf("pausing a sent edition: %v", err)
+		}
+		if _, _, err := c.run("", "editions", "cancel", "2026-11-27"); !errors.Is(err, digest.ErrBadTransition) {
+			t.Fatalf("cancelling a sent edition: %v", err)
+		}
+		if _, _, err := c.run("", "editions", "resume", "2026-12-01"); !errors.Is(err, digest.ErrNoEdition) {
+			t.Fatalf("resuming a missing edition: %v", err)
+		}
+	})
+}

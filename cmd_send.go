@@ -221,7 +221,9 @@ func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.
 	// An admin's pause or cancel stops the send between two messages; the
 	// scheduler records the run as stopped.
 	stats, err := sender.Send(ctx, e)
-	if errors.Is(err, digest.ErrPaused) {
+	// The sender's own pause (the relay refused everything) is a failure of
+	// the run, not an admin's stop.
+	if errors.Is(err, digest.ErrPaused) && !errors.Is(err, digest.ErrRelayRefusing) {
 		return stats, fmt.Errorf("%w: %w", schedule.ErrStopped, err)
 	}
 	return stats, err

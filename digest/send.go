@@ -222,7 +222,7 @@ func (s *Sender) Send(ctx context.Context, e *Edition) (Stats, error) {
 		return stats, err
 	}
 	defer stmts.close()
-	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e), stmts: stmts}
+	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e), stmts: stmts, pending: stats.Pending()}
 	if s.cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(s.cfg.Rate), 1)
 	} else {
@@ -376,6 +376,10 @@ type run struct {
 	// their bounces are counted only once a success shows the relay works.
 	streak  []streakEntry
 	tripped string // why the breaker paused the edition
+	// pending is how many deliveries were pending when the send started;
+	// delivered says whether any message went out since.
+	pending   int
+	delivered bool
 
 	// per pass
 	jobs   chan job
@@ -771,6 +775,7 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 			return fmt.Errorf("record delivery %d: %w", id, err)
 		}
 		t.sent++
+		r.delivered = true
 		// The relay works: the failures before this one were real.
 		return r.settleStreak(ctx, tx)
 	}
@@ -809,7 +814,10 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 		r.log.Info("delivery will be retried", "subscriber", id, "attempts", attempts, "code", code, "in", delay.Round(time.Second).String(), "reply", reply)
 	}
 	r.streak = append(r.streak, streakEntry{subscriberID: id, bounce: bounce})
-	if len(r.streak) >= cfg.PauseAfter {
+	// Pause after PauseAfter failures in a row; and, on a short list, once
+	// every message has failed without a single success (at least 3): a
+	// wrong relay URL must not keep `send` retrying for hours.
+	if len(r.streak) >= cfg.PauseAfter || !r.delivered && len(r.streak) >= max(r.pending, 3) {
 		return r.trip(ctx, tx, reply)
 	}
 	return nil

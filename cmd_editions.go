@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"bothsides/digest"
+)
+
+// editionStatusCommand makes `editions pause|resume|cancel DATE`.
+func editionStatusCommand(verb, status, summary, help string) *command {
+	return &command{
+		name:    "editions " + verb,
+		args:    "DATE",
+		summary: summary,
+		help:    help,
+		flags: func(fs *flag.FlagSet) {
+			fs.String("schedule", digest.DefaultSchedule, "schedule name of the edition")
+		},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("%w: editions %s takes one DATE", errUsage, verb)
+			}
+			if _, err := parseDate(args[0]); err != nil {
+				return err
+			}
+			db, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			e, err := digest.NewStore(db).Edition(ctx, args[0], a.flagString("schedule"))
+			if err != nil {
+				return err
+			}
+			if err := digest.SetEditionStatus(ctx, db, e.ID, status); err != nil {
+				return fmt.Errorf("editions %s %s: %w", verb, args[0], err)
+			}
+			st, err := digest.LedgerStats(ctx, db.R, e.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "edition %s (%s): %s, %d sent, %d pending\n", e.Date, e.Schedule, status, st.Sent, st.Pending())
+			if status == "sending" {
+				fmt.Fprintf(a.stdout, "run 'bothsides send --date %s' (or let serve's scheduler) send the rest\n", e.Date)
+			}
+			return nil
+		},
+	}
+}
+
+var (
+	cmdEditionsPause = editionStatusCommand("pause", "paused",
+		"pause an edition that is being sent",
+		`The sender stops between two messages (the one being written is withdrawn
+before its end and queued again); nothing more goes out until it is resumed.`)
+	cmdEditionsResume = editionStatusCommand("resume", "sending",
+		"resume a paused edition",
+		`Marks the edition as sending again, after an operator's pause or after the
+sender paused it because the relay refused every message. Then run send
+for the same date (or let serve's scheduler) to mail the rest: the ledger
+knows who has it already.`)
+	cmdEditionsCancel = editionStatusCommand("cancel", "cancelled",
+		"cancel an edition for good",
+		`Nothing more goes out; the deliveries made stay in the ledger. A cancelled
+edition cannot be resumed.`)
+)
