@@ -34,7 +34,7 @@ func NormalizeAddress(s string) (string, error) {
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
-			return "", fmt.Errorf("%w: %q contains a control character", ErrInvalidAddress, s)
+			return "", fmt.Errorf("%w: %q contains a control character", ErrInvalidAddress, short(s))
 		}
 	}
 	switch at := strings.LastIndexByte(s, '@'); {
