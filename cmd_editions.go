@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"bothsides/digest"
+	"bothsides/sqlite"
 )
 
 // editionStatusCommand makes `editions pause|resume|cancel DATE`.
@@ -19,17 +20,7 @@ func editionStatusCommand(verb, status, summary, help string) *command {
 			fs.String("schedule", digest.DefaultSchedule, "schedule name of the edition")
 		},
 		run: func(ctx context.Context, a *app, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("%w: editions %s takes one DATE", errUsage, verb)
-			}
-			if _, err := parseDate(args[0]); err != nil {
-				return err
-			}
-			db, err := a.openDB(ctx)
-			if err != nil {
-				return err
-			}
-			e, err := digest.NewStore(db).Edition(ctx, args[0], a.flagString("schedule"))
+			db, e, err := a.editionArg(ctx, "editions "+verb, args)
 			if err != nil {
 				return err
 			}
@@ -65,3 +56,23 @@ knows who has it already.`)
 		`Nothing more goes out; the deliveries made stay in the ledger. A cancelled
 edition cannot be resumed.`)
 )
+
+// editionArg reads the DATE argument of an editions command and returns the
+// database and that date's edition of --schedule.
+func (a *app) editionArg(ctx context.Context, cmd string, args []string) (*sqlite.DB, *digest.Edition, error) {
+	if len(args) != 1 {
+		return nil, nil, fmt.Errorf("%w: %s takes one DATE", errUsage, cmd)
+	}
+	if _, err := parseDate(args[0]); err != nil {
+		return nil, nil, err
+	}
+	db, err := a.openDB(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := digest.NewStore(db).Edition(ctx, args[0], a.flagString("schedule"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, e, nil
+}

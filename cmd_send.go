@@ -282,17 +282,7 @@ var cmdEditionsShow = &command{
 		fs.String("schedule", digest.DefaultSchedule, "schedule name of the edition")
 	},
 	run: func(ctx context.Context, a *app, args []string) error {
-		if len(args) != 1 {
-			return fmt.Errorf("%w: editions show takes one DATE", errUsage)
-		}
-		if _, err := parseDate(args[0]); err != nil {
-			return err
-		}
-		db, err := a.openDB(ctx)
-		if err != nil {
-			return err
-		}
-		e, err := digest.NewStore(db).Edition(ctx, args[0], a.flagString("schedule"))
+		db, e, err := a.editionArg(ctx, "editions show", args)
 		if err != nil {
 			return err
 		}

@@ -198,21 +198,42 @@ func (s *Store) EditionByID(ctx context.Context, id int64) (*Edition, error) {
 
 // Editions returns the newest stored editions first.
 func (s *Store) Editions(ctx context.Context, limit int) ([]*Edition, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+editionColumns+` FROM editions
-		ORDER BY date DESC, schedule LIMIT ?`, limit)
+	return s.editions(ctx, "list editions", `ORDER BY date DESC, schedule LIMIT ?`, limit)
+}
+
+// Active returns the editions going out or paused, oldest start first.
+func (s *Store) Active(ctx context.Context) ([]*Edition, error) {
+	return s.editions(ctx, "active editions", `WHERE status IN ('sending', 'paused') ORDER BY started_at, id`)
+}
+
+// Unfinished returns schedule's editions dated since or later that are
+// sending or sent and still have deliveries waiting (queued, in flight or
+// to retry), oldest first.
+func (s *Store) Unfinished(ctx context.Context, schedule, since string) ([]*Edition, error) {
+	return s.editions(ctx, "unfinished editions", `WHERE schedule = ? AND date >= ? AND status IN ('sending', 'sent')
+		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.edition_id = editions.id AND d.status IN ('queued', 'sending', 'retry'))
+		ORDER BY date`, schedule, since)
+}
+
+// editions loads the editions a query tail selects, in one query.
+func (s *Store) editions(ctx context.Context, op, tail string, args ...any) ([]*Edition, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+editionColumns+` FROM editions `+tail, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list editions: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer rows.Close()
 	var out []*Edition
 	for rows.Next() {
 		e, err := scanEdition(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list editions: %w", err)
+			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
 }
 
 // Open returns the stored edition for p.Date and p.Schedule, assembling and

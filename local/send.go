@@ -22,33 +22,11 @@ func (t *Ticker) pending(ctx context.Context) ([]*digest.Edition, error) {
 	since := t.db.Now().AddDate(0, 0, -3).Format(schedule.DateFormat)
 	var out []*digest.Edition
 	for _, ls := range list {
-		rows, err := t.db.R.QueryContext(ctx, `SELECT e.id FROM editions e
-			WHERE e.schedule = ? AND e.date >= ? AND e.status IN ('sending', 'sent')
-			  AND EXISTS (SELECT 1 FROM deliveries d WHERE d.edition_id = e.id AND d.status IN ('queued', 'sending', 'retry'))
-			ORDER BY e.date`, ls.Name, since)
+		editions, err := t.stories.Unfinished(ctx, ls.Name, since)
 		if err != nil {
 			return nil, fmt.Errorf("local editions to send: %w", err)
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			e, err := t.stories.EditionByID(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
+		out = append(out, editions...)
 	}
 	return out, nil
 }

@@ -194,33 +194,19 @@ func (a *Admin) recentEditions(ctx context.Context, limit int) ([]editionView, e
 
 // activeEditions are the editions going out or paused.
 func (a *Admin) activeEditions(ctx context.Context) ([]editionView, error) {
-	rows, err := a.db.R.QueryContext(ctx, `SELECT id FROM editions WHERE status IN ('sending', 'paused') ORDER BY started_at, id`)
+	list, err := a.stories.Active(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("active editions: %w", err)
+		return nil, err
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	var out []editionView
-	for _, id := range ids {
-		e, err := a.stories.EditionByID(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	for _, e := range list {
 		v, err := a.viewOf(ctx, e)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // control pauses, resumes or cancels the edition of schedule name on date.
