@@ -22,7 +22,6 @@ type preferencesData struct {
 	Subscriber     *subscribers.Subscriber
 	Name, Timezone string
 	Topics         []topicChoice
-	Zones          []string
 	Hours          []hourChoice
 	PauseWeeks     []int
 	PausedUntil    string
@@ -36,7 +35,7 @@ type preferencesData struct {
 }
 
 func (s *Server) preferencesData(r *http.Request, sub *subscribers.Subscriber, token string) (preferencesData, error) {
-	d := preferencesData{Subscriber: sub, Name: sub.Name, Timezone: sub.Timezone, Zones: subscribers.Timezones,
+	d := preferencesData{Subscriber: sub, Name: sub.Name, Timezone: sub.Timezone,
 		Action: "/preferences/" + token, Active: sub.Status == subscribers.StatusActive,
 		UnsubscribeURL: "/unsubscribe/" + s.signer.Token(subscribers.PurposeUnsubscribe, sub.ID, noExpiry),
 		ResubscribeURL: "/resubscribe/" + token}

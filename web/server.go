@@ -65,8 +65,9 @@ type Server struct {
 func (s *Server) SetAdmin(a *Admin) { s.admin = a }
 
 var pageFuncs = template.FuncMap{
-	"join":  strings.Join,
-	"upper": strings.ToUpper,
+	"join":        strings.Join,
+	"upper":       strings.ToUpper,
+	"zoneOptions": zoneOptions,
 }
 
 // New parses the page templates and returns a server.

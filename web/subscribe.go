@@ -35,7 +35,6 @@ func (s *Server) subscriberRoutes(mux *http.ServeMux) {
 type subscribeData struct {
 	Email, Name, Timezone string
 	Topics                []topicChoice
-	Zones                 []string
 	Error, Field          string
 	Done                  bool
 	Expiry                string
@@ -46,7 +45,7 @@ func (s *Server) subscribeForm(r *http.Request, d *subscribeData, chosen []strin
 	if err != nil {
 		return err
 	}
-	d.Topics, d.Zones = topics, subscribers.Timezones
+	d.Topics = topics
 	return nil
 }
 
