@@ -19,7 +19,7 @@ type Outbox struct {
 
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._@-]+`)
 
-// Send writes m to DIR/<message-id>.eml, atomically.
+// Send writes m to DIR/<local part>-<message-id>.eml, atomically.
 func (o *Outbox) Send(ctx context.Context, m *Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -31,28 +31,15 @@ func (o *Outbox) Send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return &Error{Permanent: true, Err: err}
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return &Error{Err: fmt.Errorf("outbox: %w", err)}
-	}
-	name := unsafeName.ReplaceAllString(strings.SplitN(m.To, "@", 2)[0], "_") + "-" +
-		unsafeName.ReplaceAllString(m.MessageID, "_") + ".eml"
-	tmp, err := os.CreateTemp(o.Dir, ".tmp-*.eml")
-	if err != nil {
-		return &Error{Err: fmt.Errorf("outbox: %w", err)}
-	}
-	if _, err := msg.WriteTo(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return &Error{Err: fmt.Errorf("outbox: write %s: %w", name, err)}
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return &Error{Err: fmt.Errorf("outbox: %w", err)}
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(o.Dir, name)); err != nil {
-		return &Error{Err: fmt.Errorf("outbox: %w", err)}
-	}
-	return nil
+	return o.write(fileName(m.To, m.MessageID), func(f *os.File) error {
+		_, err := msg.WriteTo(f)
+		return err
+	})
+}
+
+// fileName is the outbox file of a message: <local part>-<message-id>.eml.
+func fileName(to, id string) string {
+	return unsafeName.ReplaceAllString(strings.SplitN(to, "@", 2)[0], "_") + "-" + unsafeName.ReplaceAllString(id, "_") + ".eml"
 }
 
 // SendRaw writes a ready message to DIR/<to>-<message-id>.eml, atomically.
@@ -72,8 +59,7 @@ func (o *Outbox) SendRaw(ctx context.Context, from, to string, m Raw) error {
 	if _, v, ok := strings.Cut(string(msg[:bodyOffset]), "\r\nMessage-ID: <"); ok {
 		id, _, _ = strings.Cut(v, ">")
 	}
-	name := unsafeName.ReplaceAllString(strings.SplitN(to, "@", 2)[0], "_") + "-" + unsafeName.ReplaceAllString(id, "_") + ".eml"
-	return o.write(name, func(f *os.File) error {
+	return o.write(fileName(to, id), func(f *os.File) error {
 		if _, err := f.Write(sig); err != nil {
 			return err
 		}
