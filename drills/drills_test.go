@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"bothsides/sample"
+	"bothsides/sqlite"
 )
 
 // bin is the bothsides binary built by TestMain.
@@ -89,6 +90,23 @@ func newSiteIn(t *testing.T, dir string) *site {
 		"BOTHSIDES_BASE_URL": "https://news.example.com",
 		"BOTHSIDES_FROM":     "Both Sides <digest@news.example.com>",
 	}}
+}
+
+// open opens the site's database in the test process and returns it with
+// the server's token secret, to read state and forge or check links.
+func (s *site) open() (*sqlite.DB, []byte) {
+	s.t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, s.db)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	key, err := db.Secret(ctx, "token_secret")
+	if err != nil {
+		db.Close()
+		s.t.Fatal(err)
+	}
+	return db, key
 }
 
 // command returns the bothsides command with the site's environment.

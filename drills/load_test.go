@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"bothsides/sqlite"
 	"bothsides/subscribers"
 )
 
@@ -97,16 +96,8 @@ func TestDrill_Load(t *testing.T) {
 	relay.setHook(func(int) { delivered.Add(1) })
 	srv := s.serve(map[string]string{"BOTHSIDES_SMTP_URL": relay.URL()})
 
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, s.db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, key := s.open()
 	defer db.Close()
-	key, err := db.Secret(ctx, "token_secret")
-	if err != nil {
-		t.Fatal(err)
-	}
 	signer := subscribers.NewSigner(key)
 	// The load unsubscribes subscribers spread over the whole list, so
 	// that some are reached by the send before their unsubscribe and some

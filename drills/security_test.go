@@ -1,7 +1,6 @@
 package drills
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"go/ast"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"bothsides/internal/testsupport"
-	"bothsides/sqlite"
 	"bothsides/subscribers"
 )
 
@@ -102,16 +100,8 @@ func TestDrill_Security(t *testing.T) {
 		"BOTHSIDES_API_TOKEN":      apiToken,
 		"BOTHSIDES_SMTP_URL":       relay.URL(),
 	})
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, s.db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, key := s.open()
 	defer db.Close()
-	key, err := db.Secret(ctx, "token_secret")
-	if err != nil {
-		t.Fatal(err)
-	}
 	signer := subscribers.NewSigner(key)
 	status := func(id int64) string {
 		var st string

@@ -183,18 +183,8 @@ func (s *Scheduler) Check(ctx context.Context) ([]Decision, error) {
 		return nil, err
 	}
 	var out []Decision
-	for _, sch := range list {
-		if !sch.Enabled {
-			continue
-		}
-		spec, err := sch.Parsed()
-		if err != nil {
-			s.cfg.Logger.Error("schedule has a bad spec", "schedule", sch.Name, "err", err)
-			continue
-		}
-		if spec.Local {
-			continue // sent subscriber by subscriber by the local-time ticker
-		}
+	for _, cs := range s.cronSchedules(list) {
+		sch, spec := cs.sch, cs.spec
 		// Runs due before the schedule was last changed (or resumed) are
 		// not this schedule's to catch up.
 		since := sch.UpdatedAt.Truncate(time.Minute).Add(-time.Second)
@@ -385,18 +375,8 @@ func (s *Scheduler) Reload(ctx context.Context) error {
 		s.runner.Remove(id)
 	}
 	s.entries = s.entries[:0]
-	for _, sch := range list {
-		if !sch.Enabled {
-			continue
-		}
-		spec, err := sch.Parsed()
-		if err != nil {
-			s.cfg.Logger.Error("schedule has a bad spec", "schedule", sch.Name, "err", err)
-			continue
-		}
-		if spec.Local {
-			continue // the local-time ticker has its own minute tick
-		}
+	for _, cs := range s.cronSchedules(list) {
+		spec := cs.spec
 		// robfig fires at the spec's minute; Check decides what to send.
 		id, err := s.runner.Add(spec.Raw, s.tick)
 		if err != nil {
@@ -426,4 +406,32 @@ func (s *Scheduler) Stop(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 	}
+}
+
+// cronSchedule is an enabled schedule this scheduler sends, with its spec.
+type cronSchedule struct {
+	sch  Schedule
+	spec *Spec
+}
+
+// cronSchedules keeps the enabled schedules with a valid spec that are not
+// local: local ones are sent subscriber by subscriber by the local-time
+// ticker, on its own minute tick. A bad spec is logged and passed over.
+func (s *Scheduler) cronSchedules(list []Schedule) []cronSchedule {
+	var out []cronSchedule
+	for _, sch := range list {
+		if !sch.Enabled {
+			continue
+		}
+		spec, err := sch.Parsed()
+		if err != nil {
+			s.cfg.Logger.Error("schedule has a bad spec", "schedule", sch.Name, "err", err)
+			continue
+		}
+		if spec.Local {
+			continue
+		}
+		out = append(out, cronSchedule{sch, spec})
+	}
+	return out
 }

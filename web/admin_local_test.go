@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,19 +35,7 @@ func TestAdmin_Local(t *testing.T) {
 	if res := f.do(c, "POST", "/admin/schedules", form); res.code != http.StatusSeeOther {
 		t.Fatalf("create local schedule: %d %s", res.code, res.body)
 	}
-	api := func(method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out
-	}
+	api := f.api
 	if code, out := api("POST", "/api/schedules", `{"name":"bad","spec":"local 07:00 Moon/Base"}`); code != http.StatusBadRequest || !strings.Contains(out["error"].(string), `unknown time zone "Moon/Base"`) {
 		t.Fatalf("bad zone: %d %v", code, out)
 	}

@@ -181,6 +181,21 @@ func (f *adminFixture) do(c *http.Client, method, path string, form url.Values, 
 	return adminResponse{res.StatusCode, string(b), res.Header}
 }
 
+// api calls the JSON API with the test token and decodes the answer.
+func (f *adminFixture) api(method, path, body string) (int, map[string]any) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // login logs c in and returns the session's CSRF token.
@@ -673,19 +688,7 @@ func TestAdmin_PreviewTestMailSubscribersStories(t *testing.T) {
 func TestAPI(t *testing.T) {
 	f := newAdminFixture(t, adminOptions{password: testPassword, token: testToken})
 	f.seedDefault()
-	call := func(method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, f.server.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out
-	}
+	call := f.api
 	if code, out := call("POST", "/api/schedules", `{"name":"weekend","spec":"CRON_TZ=Europe/London 0 9 * * 0,6","stories":3}`); code != http.StatusCreated || len(out["next_runs"].([]any)) != 3 {
 		t.Fatalf("create: %d %v", code, out)
 	}
