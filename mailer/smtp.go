@@ -259,10 +259,12 @@ func (s *SMTP) SendRaw(ctx context.Context, from, to string, m Raw) error {
 		s.drop()
 		return &Error{Stage: "connect", Err: err}
 	}
-	if err := c.Mail(from); err != nil {
+	// go-mail's low-level client writes the address as given: RFC 5321
+	// 4.1.2 wants it in angle brackets, and strict relays refuse it bare.
+	if err := c.Mail("<" + from + ">"); err != nil {
 		return s.fail("mail", err)
 	}
-	if err := c.Rcpt(to); err != nil {
+	if err := c.Rcpt("<" + to + ">"); err != nil {
 		return s.fail("rcpt", err)
 	}
 	w, err := c.Data()
