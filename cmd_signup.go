@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -71,25 +69,9 @@ var _ digest.Mailer = rawMailer{}
 
 // Send builds m and sends it from the From address.
 func (r rawMailer) Send(ctx context.Context, m *mailer.Message) error {
-	if m.MessageID == "" {
-		m.MessageID = mailer.NewMessageID(m.From)
-	}
-	msg, err := mailer.Build(m)
+	from, raw, err := mailer.Encode(m)
 	if err != nil {
-		return &mailer.Error{Permanent: true, Err: err}
+		return err
 	}
-	var b bytes.Buffer
-	if _, err := msg.WriteTo(&b); err != nil {
-		return &mailer.Error{Permanent: true, Err: fmt.Errorf("write message: %w", err)}
-	}
-	raw := b.Bytes()
-	body := bytes.Index(raw, []byte("\r\n\r\n"))
-	if body < 0 {
-		return &mailer.Error{Permanent: true, Err: errors.New("built message has no body")}
-	}
-	from, err := mail.ParseAddress(m.From)
-	if err != nil {
-		return &mailer.Error{Permanent: true, Err: fmt.Errorf("from %q: %w", m.From, err)}
-	}
-	return r.conn.SendRaw(ctx, from.Address, m.To, mailer.Raw{Data: raw, BodyOffset: body + 4})
+	return r.conn.SendRaw(ctx, from, m.To, raw)
 }

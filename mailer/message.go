@@ -4,8 +4,10 @@
 package mailer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -110,6 +112,33 @@ func Build(m *Message) (*mail.Msg, error) {
 	msg.SetBodyString(mail.TypeTextPlain, string(m.Text), mail.WithPartEncoding(mail.EncodingQP))
 	msg.AddAlternativeString(mail.TypeTextHTML, string(m.HTML), mail.WithPartEncoding(mail.EncodingQP))
 	return msg, nil
+}
+
+// Encode builds m (see Build) into a ready message and returns it with the
+// envelope sender, From's bare address: what SendRaw takes. A missing
+// Message-ID is made on From's domain.
+func Encode(m *Message) (from string, raw Raw, err error) {
+	if m.MessageID == "" {
+		m.MessageID = NewMessageID(m.From)
+	}
+	addr, err := netmail.ParseAddress(m.From)
+	if err != nil {
+		return "", Raw{}, &Error{Stage: "build", Permanent: true, Err: fmt.Errorf("from %q: %w", m.From, err)}
+	}
+	msg, err := Build(m)
+	if err != nil {
+		return "", Raw{}, &Error{Stage: "build", Permanent: true, Err: err}
+	}
+	var b bytes.Buffer
+	if _, err := msg.WriteTo(&b); err != nil {
+		return "", Raw{}, &Error{Stage: "build", Permanent: true, Err: fmt.Errorf("write message: %w", err)}
+	}
+	data := b.Bytes()
+	body := bytes.Index(data, []byte("\r\n\r\n"))
+	if body < 0 {
+		return "", Raw{}, &Error{Stage: "build", Permanent: true, Err: errors.New("built message has no body")}
+	}
+	return addr.Address, Raw{Data: data, BodyOffset: body + 4}, nil
 }
 
 // cleanHeader folds CR, LF and other control characters to spaces so that no

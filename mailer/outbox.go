@@ -19,22 +19,14 @@ type Outbox struct {
 
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9._@-]+`)
 
-// Send writes m to DIR/<local part>-<message-id>.eml, atomically.
+// Send writes m to DIR/<local part>-<message-id>.eml, atomically, signed
+// like an edition's copy when the outbox has a DKIM key.
 func (o *Outbox) Send(ctx context.Context, m *Message) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if m.MessageID == "" {
-		m.MessageID = NewMessageID(m.From)
-	}
-	msg, err := Build(m)
+	from, raw, err := Encode(m)
 	if err != nil {
-		return &Error{Permanent: true, Err: err}
-	}
-	return o.write(fileName(m.To, m.MessageID), func(f *os.File) error {
-		_, err := msg.WriteTo(f)
 		return err
-	})
+	}
+	return o.SendRaw(ctx, from, m.To, raw)
 }
 
 // fileName is the outbox file of a message: <local part>-<message-id>.eml.

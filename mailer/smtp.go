@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -187,48 +188,15 @@ func (s *SMTP) drop() {
 	s.client, s.conn = nil, nil
 }
 
-// Send builds m with go-mail and delivers it over the connection: for
-// single messages such as confirmations. Editions use SendRaw.
+// Send builds m with go-mail and delivers it like an edition's copy, through
+// SendRaw: the same envelope, the same checks and the same DKIM signature
+// for single messages such as confirmations and test mails.
 func (s *SMTP) Send(ctx context.Context, m *Message) error {
-	if m.MessageID == "" {
-		m.MessageID = NewMessageID(m.From)
-	}
-	msg, err := Build(m)
+	from, raw, err := Encode(m)
 	if err != nil {
-		return &Error{Permanent: true, Err: err}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.dial(ctx); err != nil {
 		return err
 	}
-	if err := s.conn.UpdateDeadline(s.timeout); err != nil {
-		s.drop()
-		return &Error{Stage: "connect", Err: err}
-	}
-	if err := s.client.SendWithSMTPClient(s.conn, msg); err != nil {
-		return s.classifySend(err)
-	}
-	return nil
-}
-
-// classifySend turns a go-mail error into an *Error. go-mail reports a
-// dropped connection as a non-temporary SendError with code 0: that is a
-// network failure to retry after redialing, never a bounce.
-func (s *SMTP) classifySend(err error) error {
-	var se *mail.SendError
-	if errors.As(err, &se) {
-		code := se.ErrorCode()
-		if code == 0 || code == 421 {
-			s.drop()
-		} else if rerr := s.conn.Reset(); rerr != nil {
-			// The conversation is still good; clear the failed transaction.
-			s.drop()
-		}
-		return &Error{Code: code, Permanent: code >= 500 && code < 600, Err: err}
-	}
-	s.drop()
-	return &Error{Err: err}
+	return s.SendRaw(ctx, from, m.To, raw)
 }
 
 // SendRaw delivers one ready message (CRLF line endings, headers and body)
@@ -259,13 +227,8 @@ func (s *SMTP) SendRaw(ctx context.Context, from, to string, m Raw) error {
 		s.drop()
 		return &Error{Stage: "connect", Err: err}
 	}
-	// go-mail's low-level client writes the address as given: RFC 5321
-	// 4.1.2 wants it in angle brackets, and strict relays refuse it bare.
-	if err := c.Mail("<" + from + ">"); err != nil {
-		return s.fail("mail", err)
-	}
-	if err := c.Rcpt("<" + to + ">"); err != nil {
-		return s.fail("rcpt", err)
+	if err := s.envelope(from, to, msg, m.DotSafe, len(sig)+len(msg)); err != nil {
+		return err
 	}
 	w, err := c.Data()
 	if err != nil {
@@ -308,6 +271,135 @@ func (s *SMTP) SendRaw(ctx context.Context, from, to string, m Raw) error {
 	return nil
 }
 
+// envelope starts the transaction: MAIL FROM and RCPT TO, each address in
+// angle brackets (RFC 5321 4.1.2; go-mail's low-level client writes what it
+// is given, and strict relays refuse a bare address), with only the ESMTP
+// parameters the relay advertised and the message needs: SIZE= whenever
+// SIZE is advertised (a message over the relay's limit fails here, before
+// any data goes), SMTPUTF8 only for an address that is not ASCII,
+// BODY=8BITMIME only for content that is not 7-bit.
+func (s *SMTP) envelope(from, to string, msg []byte, dotSafe bool, size int) error {
+	c := s.conn
+	// A Template's message is 7-bit with short lines in its body by
+	// construction; only its header, where the personal values go, needs
+	// checking. Anything else is checked whole.
+	check := msg
+	if dotSafe {
+		check = msg[:headerEnd(msg)]
+	}
+	eightBit, long := scanLines(check)
+	if long > 0 {
+		return &Error{Stage: "message", Permanent: true,
+			Err: fmt.Errorf("line %d is longer than the 998 octets SMTP allows (RFC 5321 4.5.3.1.6)", long)}
+	}
+	params := ""
+	if ok, limit := c.Extension("SIZE"); ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(limit), 10, 64); err == nil && n > 0 && int64(size) > n {
+			return &Error{Stage: "size", Permanent: true,
+				Err: fmt.Errorf("message of %d bytes is over the relay's limit of %d bytes (its SIZE)", size, n)}
+		}
+		params += " SIZE=" + strconv.Itoa(size)
+	}
+	if eightBit {
+		if ok, _ := c.Extension("8BITMIME"); ok {
+			params += " BODY=8BITMIME"
+		}
+	}
+	if !isASCII(from) || !isASCII(to) {
+		if ok, _ := c.Extension("SMTPUTF8"); !ok {
+			return &Error{Stage: "mail", Permanent: true,
+				Err: fmt.Errorf("relay does not offer SMTPUTF8, needed for the address %q", firstNonASCII(from, to))}
+		}
+		params += " SMTPUTF8"
+	}
+	if err := validateAddr(from); err != nil {
+		return &Error{Stage: "mail", Permanent: true, Err: fmt.Errorf("envelope sender: %w", err)}
+	}
+	if err := validateAddr(to); err != nil {
+		return &Error{Stage: "rcpt", Permanent: true, Err: fmt.Errorf("recipient: %w", err)}
+	}
+	if err := command(c, "MAIL FROM:<"+from+">"+params); err != nil {
+		return s.fail("mail", err)
+	}
+	if err := command(c, "RCPT TO:<"+to+">"); err != nil {
+		return s.fail("rcpt", err)
+	}
+	return nil
+}
+
+// command sends one SMTP command and reads its reply, which must be 250.
+func command(c *smtp.Client, line string) error {
+	id, err := c.Text.Cmd("%s", line)
+	if err != nil {
+		return err
+	}
+	c.Text.StartResponse(id)
+	defer c.Text.EndResponse(id)
+	_, _, err = c.Text.ReadResponse(250)
+	return err
+}
+
+// validateAddr refuses what cannot stand between angle brackets in an
+// SMTP command.
+func validateAddr(a string) error {
+	if a == "" || strings.ContainsAny(a, "<>\r\n \t") {
+		return fmt.Errorf("%q is not a mailbox address", a)
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func firstNonASCII(a, b string) string {
+	if !isASCII(a) {
+		return a
+	}
+	return b
+}
+
+// headerEnd returns the length of msg's header, blank line included.
+func headerEnd(msg []byte) int {
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	return len(msg)
+}
+
+// scanLines reports whether b has a byte outside 7-bit ASCII, and the
+// number (from 1) of its first line over 998 octets without its CRLF, or 0.
+func scanLines(b []byte) (eightBit bool, longLine int) {
+	for n := 1; len(b) > 0; n++ {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(line) > 998 && longLine == 0 {
+			longLine = n
+		}
+		if !eightBit {
+			for _, c := range line {
+				if c >= 0x80 {
+					eightBit = true
+					break
+				}
+			}
+		}
+	}
+	return eightBit, longLine
+}
+
 // needsDotStuffing reports whether b must go through SMTP's dot-stuffing:
 // it has a line that starts with a dot, a bare CR or LF, or does not end
 // with CRLF.
@@ -326,6 +418,12 @@ func needsDotStuffing(b []byte) bool {
 // else (EOF, reset, timeout) drops it, to be redialed.
 func (s *SMTP) fail(stage string, err error) error {
 	e := classify(stage, err)
+	var te *textproto.Error
+	if errors.As(err, &te) && (te.Code == 552 || te.Code == 554) && strings.Contains(te.Msg, "5.3.4") {
+		// Message too big for the relay (RFC 3463 5.3.4): the message's
+		// fault, not the reader's, so never a bounce.
+		e.(*Error).Stage = "size"
+	}
 	var me *Error
 	if errors.As(e, &me) && me.Code != 0 && me.Code != 421 {
 		if rerr := s.conn.Reset(); rerr == nil {

@@ -22,6 +22,11 @@ type Received struct {
 	From string
 	To   []string
 	Data []byte
+	// Size, Body and UTF8 are the MAIL FROM parameters the client gave:
+	// SIZE=, BODY= and SMTPUTF8.
+	Size int64
+	Body string
+	UTF8 bool
 }
 
 // SMTPServer is a real SMTP server on 127.0.0.1 that keeps what it receives.
@@ -30,6 +35,8 @@ type Received struct {
 type SMTPServer struct {
 	Addr string // host:port
 
+	// OnMail, when set, is called for each MAIL FROM.
+	OnMail func(from string) error
 	// OnRcpt, when set, is called for each RCPT TO.
 	OnRcpt func(to string) error
 	// OnData, when set, is called with the recipients and the message after
@@ -127,6 +134,11 @@ type SMTPOptions struct {
 	// Username and Password, when set, are required (AUTH PLAIN or LOGIN)
 	// before MAIL.
 	Username, Password string
+	// MaxMessageBytes is the SIZE the server advertises and enforces;
+	// default 10 MiB.
+	MaxMessageBytes int64
+	// UTF8 advertises SMTPUTF8.
+	UTF8 bool
 }
 
 // Reply returns an SMTP error reply with code and text, e.g. Reply(451, "try later").
@@ -151,6 +163,10 @@ func StartSMTPWith(tb testing.TB, opts SMTPOptions) *SMTPServer {
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
 	s.srv.MaxMessageBytes = 10 << 20
+	if opts.MaxMessageBytes > 0 {
+		s.srv.MaxMessageBytes = opts.MaxMessageBytes
+	}
+	s.srv.EnableSMTPUTF8 = opts.UTF8
 	s.srv.MaxRecipients = 100
 	s.srv.ReadTimeout = 30 * time.Second
 	s.srv.WriteTimeout = 30 * time.Second
@@ -257,9 +273,10 @@ type session struct {
 	authed bool
 	from   string
 	to     []string
+	mail   smtp.MailOptions
 }
 
-func (s *session) Reset()        { s.from, s.to = "", nil }
+func (s *session) Reset()        { s.from, s.to, s.mail = "", nil, smtp.MailOptions{} }
 func (s *session) Logout() error { return nil }
 
 // AuthMechanisms offers PLAIN and LOGIN when the server wants a password.
@@ -291,7 +308,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.srv.opts.Username != "" && !s.authed {
 		return smtp.ErrAuthRequired
 	}
@@ -300,7 +317,15 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 			return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "must issue STARTTLS first"}
 		}
 	}
+	if h := s.srv.OnMail; h != nil {
+		if err := h(from); err != nil {
+			return err
+		}
+	}
 	s.from = from
+	if opts != nil {
+		s.mail = *opts
+	}
 	return nil
 }
 
@@ -331,7 +356,8 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	s.srv.mu.Lock()
-	rec := Received{From: s.from, To: append([]string(nil), s.to...), Data: b.Bytes()}
+	rec := Received{From: s.from, To: append([]string(nil), s.to...), Data: b.Bytes(),
+		Size: s.mail.Size, Body: string(s.mail.Body), UTF8: s.mail.UTF8}
 	if s.srv.Discard {
 		rec.Data = nil
 	}
