@@ -406,10 +406,14 @@ var (
 )
 
 func (a *app) mailer() (mailCloser, string, error) {
-	if a.cfg.SMTP == "" {
-		return &mailer.Outbox{Dir: a.cfg.Outbox}, "outbox " + a.cfg.Outbox, nil
+	d, err := a.dkim()
+	if err != nil {
+		return nil, "", err
 	}
-	m, err := mailer.NewSMTP(mailer.Config{URL: a.cfg.SMTP})
+	if a.cfg.SMTP == "" {
+		return &mailer.Outbox{Dir: a.cfg.Outbox, DKIM: d}, "outbox " + a.cfg.Outbox, nil
+	}
+	m, err := mailer.NewSMTP(mailer.Config{URL: a.cfg.SMTP, DKIM: d})
 	if err != nil {
 		return nil, "", err
 	}

@@ -186,6 +186,45 @@ func TestServe_CatchUp(t *testing.T) {
 	}
 }
 
+// TestServe_ScheduleOff checks that --schedule off only skips seeding the
+// default schedule: a schedule added through the CLI, console or API is
+// still sent when due (here, caught up at start within the grace period).
+func TestServe_ScheduleOff(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC))
+	f.a.grace = defaultGrace
+	ctx := context.Background()
+	store := schedule.NewStore(f.a.db)
+	if _, err := store.Add(ctx, schedule.Schedule{Name: "morning", Spec: "CRON_TZ=UTC 0 7 * * *", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(time.Date(2026, 11, 27, 7, 30, 0, 0, time.UTC))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- f.a.serve(sctx, ln, "off", nil) }()
+	waitFor(t, "the morning run done", func() bool {
+		rec, err := store.RunOf(ctx, "morning", "2026-11-27")
+		return err == nil && rec.Status == schedule.RunDone
+	})
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(f.smtp.Messages()); got != 2 {
+		t.Fatalf("%d messages, want 2 (one per subscriber)", got)
+	}
+	list, err := store.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Name != "morning" {
+		t.Fatalf("schedules %v, want only morning (off seeds no default)", list)
+	}
+}
+
 func TestSend_Schedule(t *testing.T) {
 	f := newFixture(t, time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	ctx := context.Background()
@@ -235,7 +274,9 @@ func TestServe_PauseResume(t *testing.T) {
 		}
 	}
 	store := schedule.NewStore(f.a.db)
-	if _, err := store.Add(ctx, schedule.Schedule{Name: "brief", Spec: "0 7 * * *", Enabled: true}); err != nil {
+	// Due at 08:00, after the clock's 07:30: the scheduler, which runs
+	// with --schedule off too, leaves it to the API's send.
+	if _, err := store.Add(ctx, schedule.Schedule{Name: "brief", Spec: "0 8 * * *", Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	entered, release := make(chan struct{}, 100), make(chan struct{})

@@ -22,7 +22,7 @@ const defaultGrace = 6 * time.Hour
 
 func serveFlags(fs *flag.FlagSet) {
 	fs.String("addr", "127.0.0.1:8080", "address to listen on (env BOTHSIDES_ADDR)")
-	fs.String("schedule", schedule.DefaultSpec, "cron spec of the schedule named \"default\", added when there is no schedule yet (env BOTHSIDES_SCHEDULE); 'off' sends nothing on a schedule")
+	fs.String("schedule", schedule.DefaultSpec, "cron spec of the schedule named \"default\", added when there is no schedule yet (env BOTHSIDES_SCHEDULE); 'off' seeds none (schedules added later still send)")
 	fs.String("admin-password", "", "password of the admin console at /admin; without it the console is disabled (env BOTHSIDES_ADMIN_PASSWORD, which keeps it out of the process list)")
 	fs.String("api-token", "", "bearer token of the JSON API at /api/; without it the API is disabled (env BOTHSIDES_API_TOKEN)")
 	fs.Duration("grace", defaultGrace, "at start, send a run missed while the server was down if it fell due at most this long ago; older ones are recorded as missed (env BOTHSIDES_GRACE)")
@@ -84,8 +84,8 @@ func (a *app) serveAddr() string {
 	return a.flagString("addr")
 }
 
-// serve runs the HTTP server on ln and, unless spec is "off", the scheduler,
-// until ctx ends. ready, when set, is called once the server accepts requests.
+// serve runs the HTTP server on ln and the scheduler until ctx ends; spec
+// seeds the default schedule into an empty table, unless it is "off". ready, when set, is called once the server accepts requests.
 func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready func()) error {
 	if err := a.checkBaseURL(); err != nil {
 		ln.Close()
@@ -125,7 +125,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	// let the message in flight finish and be recorded before the database
 	// closes.
 	store := schedule.NewStore(db)
-	sched := schedule.New(schedule.Config{Grace: a.grace, Logger: a.log, Now: a.now, Manual: spec == "off"},
+	sched := schedule.New(schedule.Config{Grace: a.grace, Logger: a.log, Now: a.now},
 		store, a.scheduledSend)
 	admin, err := web.NewAdmin(web.AdminConfig{
 		Password: a.adminPassword, APIToken: a.apiToken, BaseURL: a.cfg.BaseURL,
@@ -145,7 +145,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	if admin.APIEnabled() {
 		a.log.Info("JSON API enabled", "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/api/")
 	}
-	if spec != "off" {
+	// "off" only skips seeding the default schedule: the scheduler always
+	// runs, so a schedule added later (CLI, console, API) is sent when due.
+	if spec == "off" {
+		a.log.Info("no default schedule seeded (--schedule off); schedules added later are sent when due")
+	} else {
 		added, err := store.Seed(ctx, spec)
 		if err != nil {
 			ln.Close()
@@ -156,26 +160,26 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		} else if spec != schedule.DefaultSpec {
 			a.log.Info("schedules come from the database; --schedule only seeds an empty table (see 'bothsides schedule list')")
 		}
-		if err := sched.Start(ctx); err != nil {
-			ln.Close()
-			return err
-		}
-		stopLocal, err := a.startLocal(ctx, db, store)
-		if err != nil {
-			sched.Stop(context.Background())
-			ln.Close()
-			return err
-		}
-		defer stopLocal()
-		list, err := store.List(ctx)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		for _, s := range list {
-			if sp, err := s.Parsed(); err == nil && s.Enabled {
-				a.log.Info("schedule", "name", s.Name, "spec", s.Spec, "next", sp.Next(a.now()).Format(time.RFC3339))
-			}
+	}
+	if err := sched.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	stopLocal, err := a.startLocal(ctx, db, store)
+	if err != nil {
+		sched.Stop(context.Background())
+		ln.Close()
+		return err
+	}
+	defer stopLocal()
+	list, err := store.List(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	for _, s := range list {
+		if sp, err := s.Parsed(); err == nil && s.Enabled {
+			a.log.Info("schedule", "name", s.Name, "spec", s.Spec, "next", sp.Next(a.now()).Format(time.RFC3339))
 		}
 	}
 
