@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func TestSend_KilledAndResumed(t *testing.T) {
 		t.Skip("go tool not on PATH")
 	}
 	bin := filepath.Join(t.TempDir(), "bothsides")
-	build := exec.Command(goBin, "build", "-o", bin, ".")
+	build := exec.Command(goBin, "build", "-o", bin, "bothsides")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -1,4 +1,7 @@
-package main
+// Package cli is the bothsides command line: the command table, the
+// configuration from flags over environment over defaults, and the wiring
+// of the packages below it. Run is the whole program.
+package cli
 
 import (
 	"context"
@@ -184,9 +187,31 @@ func init() {
 	}
 }
 
+// Run is the whole program, with its arguments (without the program
+// name), streams and environment injected.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	return run(ctx, args, stdin, stdout, stderr, getenv)
+}
+
 // run is the whole program, with its streams and environment injected.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	return newApp(stdin, stdout, stderr, getenv).main(ctx, args)
+}
+
+// ExitCode reports err on stderr, unless it was reported already, and
+// returns the process's exit status: 0 without an error, 2 for a usage
+// error, else 1.
+func ExitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	if !errors.Is(err, errQuiet) {
+		fmt.Fprintln(stderr, "bothsides:", err)
+	}
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
 }
 
 // main parses args and runs the command they name.
