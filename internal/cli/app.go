@@ -4,57 +4,136 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"net/url"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"bothsides/digest"
 	"bothsides/mailer"
 	"bothsides/sqlite"
+	"bothsides/subscribers"
 )
 
-// deliveryEnv reads the delivery settings from the environment.
-func (a *app) deliveryEnv() {
-	g := a.getenv
-	a.cfg.Connections = a.envInt("BOTHSIDES_CONNECTIONS", 4)
-	a.cfg.BounceLimit = a.envInt("BOTHSIDES_BOUNCE_LIMIT", 3)
-	a.cfg.PauseAfter = a.envInt("BOTHSIDES_PAUSE_AFTER", 50)
-	if v := g("BOTHSIDES_RATE"); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r < 0 {
-			a.envErr = fmt.Errorf("%w: BOTHSIDES_RATE=%q: want messages per second, 0 for unlimited", errUsage, v)
-		}
-		a.cfg.Rate = r
-	}
-	a.cfg.DKIMKey = g("BOTHSIDES_DKIM_KEY")
-	a.cfg.DKIMSelector = g("BOTHSIDES_DKIM_SELECTOR")
-	a.cfg.DKIMDomain = g("BOTHSIDES_DKIM_DOMAIN")
+// app is one invocation: configuration, streams and the resources opened.
+type app struct {
+	cfg    config
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	log    *slog.Logger
+	now    func() time.Time
+
+	db *sqlite.DB
+	// grace is serve's --grace; adminPassword and apiToken are serve's
+	// secrets, cleared once hashed; adminIterations is PBKDF2's cost (0:
+	// the default; tests lower it).
+	grace           time.Duration
+	adminPassword   string
+	apiToken        string
+	adminIterations int
+	// commands is the command table of this invocation; given holds the
+	// flags given on its command line.
+	commands []*command
+	given    map[string]bool
+	// registry holds the Prometheus metrics that serve exposes at /metrics.
+	registry *prometheus.Registry
+	metrics  *digest.Metrics
+	// showProgress makes sendEdition draw a progress bar or log progress.
+	showProgress bool
 }
 
-func (a *app) envInt(key string, def int) int {
-	v := a.getenv(key)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		a.envErr = fmt.Errorf("%w: %s=%q: want a whole number", errUsage, key, v)
-		return def
-	}
-	return n
+// newApp makes an invocation with its streams and environment.
+func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
+		now: func() time.Time { return time.Now().UTC() }}
+	// The defaults, for callers that skip the command line (tests).
+	register(flag.NewFlagSet("defaults", flag.ContinueOnError), a.cfg.settings())
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = digest.NewMetrics(a.registry)
+	return a
 }
 
-// deliveryFlags registers the flags of the delivery engine.
-func (a *app) deliveryFlags(fs *flag.FlagSet) {
-	fs.IntVar(&a.cfg.Connections, "connections", a.cfg.Connections, "SMTP connections sending at once (env BOTHSIDES_CONNECTIONS)")
-	fs.Float64Var(&a.cfg.Rate, "rate", a.cfg.Rate, "at most this many messages per second, 0 for no limit (env BOTHSIDES_RATE)")
-	fs.StringVar(&a.cfg.DKIMKey, "dkim-key", a.cfg.DKIMKey, "PEM private key (RSA or Ed25519) to DKIM-sign every message (env BOTHSIDES_DKIM_KEY)")
-	fs.StringVar(&a.cfg.DKIMSelector, "dkim-selector", a.cfg.DKIMSelector, "DKIM selector: the key is published at SELECTOR._domainkey.DOMAIN (env BOTHSIDES_DKIM_SELECTOR)")
-	fs.StringVar(&a.cfg.DKIMDomain, "dkim-domain", a.cfg.DKIMDomain, "DKIM signing domain, default the From address's domain (env BOTHSIDES_DKIM_DOMAIN)")
-	fs.IntVar(&a.cfg.BounceLimit, "bounce-limit", a.cfg.BounceLimit, "hard bounces after which a subscriber is suppressed (env BOTHSIDES_BOUNCE_LIMIT)")
-	fs.IntVar(&a.cfg.PauseAfter, "pause-after", a.cfg.PauseAfter, "failures in a row with no success that pause the edition (env BOTHSIDES_PAUSE_AFTER)")
+// flagGiven reports whether the flag was given on the command line.
+func (a *app) flagGiven(name string) bool { return a.given[name] }
+
+// openDB opens the configured database once.
+func (a *app) openDB(ctx context.Context) (*sqlite.DB, error) {
+	if a.db != nil {
+		return a.db, nil
+	}
+	db, err := sqlite.Open(ctx, a.cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	db.Now = a.now
+	a.db = db
+	return db, nil
+}
+
+func (a *app) close() {
+	if a.db != nil {
+		a.db.Close()
+		a.db = nil
+	}
+}
+
+func (a *app) renderer() (*digest.Renderer, error) {
+	return digest.NewRenderer(digest.RenderConfig{BaseURL: a.cfg.BaseURL, PostalAddress: a.cfg.PostalAddress})
+}
+
+func (a *app) signer(ctx context.Context, db *sqlite.DB) (*subscribers.Signer, error) {
+	key, err := db.Secret(ctx, "token_secret")
+	if err != nil {
+		return nil, err
+	}
+	return subscribers.NewSigner(key), nil
+}
+
+// mailCloser is a digest.Mailer that holds a connection.
+type mailCloser interface {
+	digest.Mailer
+	Close() error
+}
+
+var (
+	_ digest.Mailer = (*mailer.SMTP)(nil)
+	_ digest.Mailer = (*mailer.Outbox)(nil)
+)
+
+func (a *app) mailer() (mailCloser, string, error) {
+	d, err := a.dkim()
+	if err != nil {
+		return nil, "", err
+	}
+	if a.cfg.SMTP == "" {
+		return &mailer.Outbox{Dir: a.cfg.Outbox, DKIM: d}, "outbox " + a.cfg.Outbox, nil
+	}
+	m, err := mailer.NewSMTP(mailer.Config{URL: a.cfg.SMTP, DKIM: d})
+	if err != nil {
+		return nil, "", err
+	}
+	return m, mailer.Redact(a.cfg.SMTP), nil
+}
+
+// checkBaseURL validates the base URL and warns when one-click unsubscribe
+// will not be offered by mail providers.
+func (a *app) checkBaseURL() error {
+	u, err := url.Parse(a.cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--base-url %q: want an absolute http(s) URL such as https://news.example.com", a.cfg.BaseURL)
+	}
+	if u.Scheme == "http" {
+		a.log.Warn("base URL is plain http: mail providers will not offer one-click unsubscribe; use https in production", "base_url", a.cfg.BaseURL)
+	}
+	return nil
 }
 
 // dkim loads the configured DKIM key, or returns nil when none is set.
@@ -130,4 +209,13 @@ func (a *app) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError),
 	})
+}
+
+// parseDate reads a YYYY-MM-DD flag value.
+func parseDate(s string) (time.Time, error) {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: --date %q: want YYYY-MM-DD", errUsage, s)
+	}
+	return t, nil
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"database/sql"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,10 +34,20 @@ import (
 	"bothsides/subscribers"
 )
 
-var cmdBench = &command{
-	name:    "bench",
-	summary: "measure the send pipeline against a raw SMTP client on loopback",
-	help: `Creates a database in a temporary folder with the sample stories and N
+// benchOptions are bench's flags.
+type benchOptions struct {
+	Subscribers string
+	Stories     int
+	DKIM        bool
+	CPUProfile  string
+}
+
+func benchCommand() *command {
+	var o benchOptions
+	return &command{
+		name:    "bench",
+		summary: "measure the send pipeline against a raw SMTP client on loopback",
+		help: `Creates a database in a temporary folder with the sample stories and N
 synthetic subscribers, starts an SMTP sink on 127.0.0.1, and sends a real
 edition (--stories, default 10) through the full pipeline: ledger, rendering,
 the pre-encoded message, go-mail over --connections connections. In the same
@@ -47,13 +56,14 @@ with a minimal raw SMTP client over the same number of connections. It
 prints both rates, their ratio, and the peak memory (VmHWM) of each phase.
 --subscribers takes a comma-separated list to show how memory grows with N.
 Nothing leaves the machine; the database and sink are removed afterwards.`,
-	flags: func(fs *flag.FlagSet) {
-		fs.String("subscribers", "10000", "subscribers to send to; a comma-separated list runs each size")
-		fs.Int("stories", 10, "top stories in the edition")
-		fs.Bool("dkim", false, "DKIM-sign every pipeline message with a fresh RSA-2048 key")
-		fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
-	},
-	run: runBench,
+		settings: []setting{
+			stringSetting(&o.Subscribers, "subscribers", "", "10000", "subscribers to send to; a comma-separated list runs each size"),
+			intSetting(&o.Stories, "stories", "", 10, "top stories in the edition"),
+			boolSetting(&o.DKIM, "dkim", "", false, "DKIM-sign every pipeline message with a fresh RSA-2048 key"),
+			stringSetting(&o.CPUProfile, "cpuprofile", "", "", "write a CPU profile of the whole run to this file (go tool pprof)"),
+		},
+		run: func(ctx context.Context, a *app, args []string) error { return runBench(ctx, a, &o) },
+	}
 }
 
 type benchResult struct {
@@ -73,9 +83,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func runBench(ctx context.Context, a *app, args []string) error {
+func runBench(ctx context.Context, a *app, o *benchOptions) error {
 	var sizes []int
-	for _, f := range strings.Split(a.flagString("subscribers"), ",") {
+	for _, f := range strings.Split(o.Subscribers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
 			return fmt.Errorf("%w: --subscribers %q: want positive whole numbers separated by commas", errUsage, f)
@@ -85,7 +95,7 @@ func runBench(ctx context.Context, a *app, args []string) error {
 	if a.cfg.Connections < 1 {
 		return fmt.Errorf("%w: --connections %d: want at least 1", errUsage, a.cfg.Connections)
 	}
-	if path := a.flagString("cpuprofile"); path != "" {
+	if path := o.CPUProfile; path != "" {
 		f, err := os.Create(path)
 		if err != nil {
 			return err
@@ -102,11 +112,11 @@ func runBench(ctx context.Context, a *app, args []string) error {
 	}
 	defer sink.close()
 	fmt.Fprintf(a.stdout, "bench: %d-story edition, %d connections, SMTP sink on %s, GOMAXPROCS=%d\n",
-		a.flagInt("stories"), a.cfg.Connections, sink.addr, runtime.GOMAXPROCS(0))
+		o.Stories, a.cfg.Connections, sink.addr, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(a.stdout, "%11s %9s %14s %9s %6s %13s %11s %13s %11s\n", "subscribers", "msg bytes", "pipeline msg/s", "raw msg/s", "ratio",
 		"pipeline peak", "raw peak", "pipeline cpu", "raw cpu")
 	for _, n := range sizes {
-		r, err := benchOnce(ctx, a, sink, n)
+		r, err := benchOnce(ctx, a, o, sink, n)
 		if err != nil {
 			return err
 		}
@@ -120,7 +130,7 @@ func runBench(ctx context.Context, a *app, args []string) error {
 }
 
 // benchOnce builds a database of n subscribers and runs both senders.
-func benchOnce(ctx context.Context, a *app, sink *sink, n int) (benchResult, error) {
+func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *sink, n int) (benchResult, error) {
 	res := benchResult{n: n}
 	dir, err := os.MkdirTemp("", "bothsides-bench-")
 	if err != nil {
@@ -149,7 +159,7 @@ func benchOnce(ctx context.Context, a *app, sink *sink, n int) (benchResult, err
 	sel := digest.DefaultSelection
 	// Exactly the top --stories: no reading-time cap, no topic limit, no
 	// extra blindspot stories.
-	sel.Count, sel.PerTopic, sel.Blindspots, sel.ReadingMinutes = a.flagInt("stories"), a.flagInt("stories"), -1, -1
+	sel.Count, sel.PerTopic, sel.Blindspots, sel.ReadingMinutes = o.Stories, o.Stories, -1, -1
 	e, err := store.Open(ctx, digest.AssembleParams{Date: now.Format("2006-01-02"), WindowEnd: now, WindowHours: 72, Selection: sel})
 	if err != nil {
 		return res, err
@@ -166,7 +176,7 @@ func benchOnce(ctx context.Context, a *app, sink *sink, n int) (benchResult, err
 		return res, err
 	}
 	var dk *mailer.DKIM
-	if a.flagBool("dkim") {
+	if o.DKIM {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			return res, err

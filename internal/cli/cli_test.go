@@ -343,7 +343,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	// Every command explains itself and its flags on standard output.
-	for _, cmd := range commands {
+	for _, cmd := range commands() {
 		args := append(strings.Fields(cmd.name), "-h")
 		out, _, err := c.run("", args...)
 		if err != nil {

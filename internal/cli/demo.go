@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -17,20 +16,28 @@ import (
 	"bothsides/subscribers"
 )
 
-var cmdDemo = &command{
-	name:    "demo",
-	summary: "try it: sample stories and subscribers, today's edition into ./outbox/, then serve the pages",
-	help: `Creates a fresh demo database (bothsides-demo.db, separate from the default
+// demoOptions are demo's flags: serve's, and its own.
+type demoOptions struct {
+	serveConfig
+	DB    string
+	Serve bool
+}
+
+func demoCommand() *command {
+	var o demoOptions
+	return &command{
+		name:    "demo",
+		summary: "try it: sample stories and subscribers, today's edition into ./outbox/, then serve the pages",
+		help: `Creates a fresh demo database (bothsides-demo.db, separate from the default
 one) with sample stories dated to today and three subscribers, sends today's
 edition as .eml files into the outbox folder (no SMTP server needed unless
 --smtp is given), then serves the pages on --addr and prints the URLs to open.
 Stop it with Ctrl-C.`,
-	flags: func(fs *flag.FlagSet) {
-		serveFlags(fs)
-		fs.String("demo-db", "bothsides-demo.db", "the demo database file, recreated on every run")
-		fs.Bool("serve", true, "serve the pages after sending (-serve=false to exit)")
-	},
-	run: runDemo,
+		settings: append(o.serveConfig.settings(),
+			stringSetting(&o.DB, "demo-db", "", "bothsides-demo.db", "the demo database file, recreated on every run"),
+			boolSetting(&o.Serve, "serve", "", true, "serve the pages after sending (-serve=false to exit)")),
+		run: func(ctx context.Context, a *app, args []string) error { return runDemo(ctx, a, &o) },
+	}
 }
 
 // demoSubscribers are the demo's readers.
@@ -40,8 +47,8 @@ var demoSubscribers = []struct{ email, name string }{
 	{"chidi@example.net", ""},
 }
 
-func runDemo(ctx context.Context, a *app, args []string) error {
-	demoDB := a.flagString("demo-db")
+func runDemo(ctx context.Context, a *app, o *demoOptions) error {
+	demoDB := o.DB
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(demoDB + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -82,10 +89,10 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 		where = a.cfg.Outbox + "/"
 	}
 	fmt.Fprintf(a.stdout, "sent edition %s: %d messages into %s\n", p.Date, stats.Sent, where)
-	if !a.flagBool("serve") {
+	if !o.Serve {
 		return nil
 	}
-	ln, err := net.Listen("tcp", a.serveAddr())
+	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return err
 	}
@@ -99,10 +106,7 @@ func runDemo(ctx context.Context, a *app, args []string) error {
 	}
 	// The demo opens the admin console too, with a password everyone knows
 	// unless one is given: it listens on loopback only by default.
-	a.adminPassword = a.flagString("admin-password")
-	if v := a.getenv("BOTHSIDES_ADMIN_PASSWORD"); v != "" && !a.flagSet("admin-password") {
-		a.adminPassword = v
-	}
+	a.adminPassword, o.AdminPassword = o.AdminPassword, ""
 	shownPassword := "the one you set"
 	if a.adminPassword == "" {
 		a.adminPassword, shownPassword = "demo", "demo"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"bothsides/digest"
@@ -32,17 +31,6 @@ func (a *app) startLocal(ctx context.Context, db *sqlite.DB, store *schedule.Sto
 		defer cancel()
 		t.Stop(sctx)
 	}, nil
-}
-
-// topicsFlag splits a comma-separated --topics value.
-func topicsFlag(v string) []string {
-	var out []string
-	for _, t := range strings.Split(v, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 // printLocalProgress adds the zone-by-zone progress to `editions show` when

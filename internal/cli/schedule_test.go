@@ -371,19 +371,19 @@ func TestServeGrace(t *testing.T) {
 		{"ErrZero", "", []string{"--grace", "0s"}, 0, "want a positive duration"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newApp(strings.NewReader(""), io.Discard, io.Discard, func(k string) string {
+			getenv := func(k string) string {
 				if k == "BOTHSIDES_GRACE" {
 					return tt.env
 				}
 				return ""
-			})
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			serveFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
 			}
-			a.fs = fs
-			got, err := a.serveGrace()
+			var o serveConfig
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			_, _, err := loadSettings(fs, o.settings(), tt.args, getenv)
+			var got time.Duration
+			if err == nil {
+				got, err = o.grace()
+			}
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err=%v, want %q", err, tt.err)

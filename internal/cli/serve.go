@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,68 +19,60 @@ import (
 // be sent at start.
 const defaultGrace = 6 * time.Hour
 
-func serveFlags(fs *flag.FlagSet) {
-	fs.String("addr", "127.0.0.1:8080", "address to listen on (env BOTHSIDES_ADDR)")
-	fs.String("schedule", schedule.DefaultSpec, "cron spec of the schedule named \"default\", added when there is no schedule yet (env BOTHSIDES_SCHEDULE); 'off' seeds none (schedules added later still send)")
-	fs.String("admin-password", "", "password of the admin console at /admin; without it the console is disabled (env BOTHSIDES_ADMIN_PASSWORD, which keeps it out of the process list)")
-	fs.String("api-token", "", "bearer token of the JSON API at /api/; without it the API is disabled (env BOTHSIDES_API_TOKEN)")
-	fs.Duration("grace", defaultGrace, "at start, send a run missed while the server was down if it fell due at most this long ago; older ones are recorded as missed (env BOTHSIDES_GRACE)")
+// serveConfig is serve's own configuration (demo takes it too).
+type serveConfig struct {
+	Addr          string
+	Schedule      string
+	Grace         time.Duration
+	AdminPassword string
+	APIToken      string
 }
 
-// serveGrace is --grace, else BOTHSIDES_GRACE, else the default.
-func (a *app) serveGrace() (time.Duration, error) {
-	d := a.flagDuration("grace")
-	if v := a.getenv("BOTHSIDES_GRACE"); v != "" && !a.flagSet("grace") {
-		var err error
-		if d, err = time.ParseDuration(v); err != nil {
-			return 0, fmt.Errorf("%w: BOTHSIDES_GRACE %q: want a duration such as 6h or 90m", errUsage, v)
-		}
+func (c *serveConfig) settings() []setting {
+	grace := durationSetting(&c.Grace, "grace", "BOTHSIDES_GRACE", defaultGrace, "at start, a run missed while down is sent if it fell due at most this long ago, else recorded as missed")
+	grace.docDefault = "`6h`"
+	return []setting{
+		stringSetting(&c.Addr, "addr", "BOTHSIDES_ADDR", "127.0.0.1:8080", "address to listen on"),
+		stringSetting(&c.Schedule, "schedule", "BOTHSIDES_SCHEDULE", schedule.DefaultSpec, "spec of the schedule `default`, added only when there is no schedule; `off` seeds none (schedules added later with the CLI, console or API are still sent when due; pause them to stop sends)"),
+		grace,
+		stringSetting(&c.AdminPassword, "admin-password", "BOTHSIDES_ADMIN_PASSWORD", "", "enables the admin console at `/admin`; prefer the environment variable"),
+		stringSetting(&c.APIToken, "api-token", "BOTHSIDES_API_TOKEN", "", "enables the JSON API at `/api/` (bearer token)"),
 	}
-	if d <= 0 {
-		return 0, fmt.Errorf("%w: --grace %s: want a positive duration such as 6h", errUsage, d)
-	}
-	return d, nil
 }
 
-var cmdServe = &command{
-	name:    "serve",
-	summary: "run the web server and the send scheduler until SIGINT or SIGTERM",
-	help: `Serves the unsubscribe and preferences links and the archive (/editions,
+// grace is --grace, checked.
+func (c *serveConfig) grace() (time.Duration, error) {
+	if c.Grace <= 0 {
+		return 0, fmt.Errorf("%w: --grace %s: want a positive duration such as 6h", errUsage, c.Grace)
+	}
+	return c.Grace, nil
+}
+
+func serveCommand() *command {
+	var o serveConfig
+	return &command{
+		name:    "serve",
+		summary: "run the web server and the send scheduler until SIGINT or SIGTERM",
+		help: `Serves the unsubscribe and preferences links and the archive (/editions,
 /stories/ID), and sends each edition when its schedule falls due. On SIGINT or
 SIGTERM it stops taking requests, finishes what is in flight, closes the
 database and exits with status 0.`,
-	flags: serveFlags,
-	run: func(ctx context.Context, a *app, args []string) error {
-		ln, err := net.Listen("tcp", a.serveAddr())
-		if err != nil {
-			return err
-		}
-		spec := a.flagString("schedule")
-		if v := a.getenv("BOTHSIDES_SCHEDULE"); v != "" && !a.flagSet("schedule") {
-			spec = v
-		}
-		if a.grace, err = a.serveGrace(); err != nil {
-			ln.Close()
-			return err
-		}
-		a.adminPassword = a.flagString("admin-password")
-		if v := a.getenv("BOTHSIDES_ADMIN_PASSWORD"); v != "" && !a.flagSet("admin-password") {
-			a.adminPassword = v
-		}
-		a.apiToken = a.flagString("api-token")
-		if v := a.getenv("BOTHSIDES_API_TOKEN"); v != "" && !a.flagSet("api-token") {
-			a.apiToken = v
-		}
-		return a.serve(ctx, ln, spec, nil)
-	},
-}
-
-// serveAddr is --addr, else BOTHSIDES_ADDR, else the default.
-func (a *app) serveAddr() string {
-	if v := a.getenv("BOTHSIDES_ADDR"); v != "" && !a.flagSet("addr") {
-		return v
+		settings: o.settings(),
+		run: func(ctx context.Context, a *app, args []string) error {
+			ln, err := net.Listen("tcp", o.Addr)
+			if err != nil {
+				return err
+			}
+			if a.grace, err = o.grace(); err != nil {
+				ln.Close()
+				return err
+			}
+			// The secrets live only until the console has hashed them.
+			a.adminPassword, a.apiToken = o.AdminPassword, o.APIToken
+			o.AdminPassword, o.APIToken = "", ""
+			return a.serve(ctx, ln, o.Schedule, nil)
+		},
 	}
-	return a.flagString("addr")
 }
 
 // serve runs the HTTP server on ln and the scheduler until ctx ends; spec

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,54 +14,59 @@ import (
 	"bothsides/subscribers"
 )
 
-var cmdSubscribersAdd = &command{
-	name:    "subscribers add",
-	args:    "EMAIL",
-	summary: "add an active subscriber",
-	flags: func(fs *flag.FlagSet) {
-		fs.String("name", "", "the subscriber's name, used in the greeting")
-	},
-	run: func(ctx context.Context, a *app, args []string) error {
-		if len(args) != 1 {
-			return fmt.Errorf("%w: subscribers add takes one EMAIL", errUsage)
-		}
-		db, err := a.openDB(ctx)
-		if err != nil {
-			return err
-		}
-		sub, err := subscribers.NewStore(db).Add(ctx, args[0], a.flagString("name"))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(a.stdout, "added %s (id %d)\n", sub.Email, sub.ID)
-		return nil
-	},
+func subscribersAddCommand() *command {
+	var name string
+	return &command{
+		name:     "subscribers add",
+		args:     "EMAIL",
+		summary:  "add an active subscriber",
+		settings: []setting{stringSetting(&name, "name", "", "", "the subscriber's name, used in the greeting")},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("%w: subscribers add takes one EMAIL", errUsage)
+			}
+			db, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			sub, err := subscribers.NewStore(db).Add(ctx, args[0], name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "added %s (id %d)\n", sub.Email, sub.ID)
+			return nil
+		},
+	}
 }
 
-var cmdSubscribersList = &command{
-	name:    "subscribers list",
-	summary: "list subscribers: address, name and status, tab-separated",
-	run: func(ctx context.Context, a *app, args []string) error {
-		db, err := a.openDB(ctx)
-		if err != nil {
-			return err
-		}
-		list, err := subscribers.NewStore(db).List(ctx)
-		if err != nil {
-			return err
-		}
-		for _, s := range list {
-			fmt.Fprintln(a.stdout, s.Display())
-		}
-		return nil
-	},
+func subscribersListCommand() *command {
+	return &command{
+		name:    "subscribers list",
+		summary: "list subscribers: address, name and status, tab-separated",
+		run: func(ctx context.Context, a *app, args []string) error {
+			db, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			list, err := subscribers.NewStore(db).List(ctx)
+			if err != nil {
+				return err
+			}
+			for _, s := range list {
+				fmt.Fprintln(a.stdout, s.Display())
+			}
+			return nil
+		},
+	}
 }
 
-var cmdSubscribersImport = &command{
-	name:    "subscribers import",
-	args:    "FILE.csv",
-	summary: "import subscribers from CSV (email,name,timezone,topics with a header row)",
-	help: `The first row names the columns: email (required), name, timezone (an IANA
+func subscribersImportCommand() *command {
+	var strict, resubscribe bool
+	return &command{
+		name:    "subscribers import",
+		args:    "FILE.csv",
+		summary: "import subscribers from CSV (email,name,timezone,topics with a header row)",
+		help: `The first row names the columns: email (required), name, timezone (an IANA
 name such as Europe/Paris), topics (separated by ";"), in any order. Imported
 addresses become active subscribers: importing attests that they agreed.
 Existing subscribers get the row's non-empty values; unsubscribed and bounced
@@ -75,52 +78,53 @@ default the valid rows are imported, 1,000 to a transaction so that a running
 server is not held up, and a summary printed; with --strict nothing is
 imported unless every row is valid, and the file is one transaction. The exit status is 1 when
 nothing could be imported because of bad rows. "-" reads stdin.`,
-	flags: func(fs *flag.FlagSet) {
-		fs.Bool("strict", false, "all or nothing: import nothing if any row is bad")
-		fs.Bool("resubscribe", false, "make imported addresses that were unsubscribed or bounced active again")
-	},
-	run: func(ctx context.Context, a *app, args []string) error {
-		if len(args) != 1 {
-			return fmt.Errorf("%w: subscribers import takes one FILE.csv", errUsage)
-		}
-		name := args[0]
-		var r io.Reader = a.stdin
-		if name != "-" {
-			f, err := os.Open(name)
+		settings: []setting{
+			boolSetting(&strict, "strict", "", false, "all or nothing: import nothing if any row is bad"),
+			boolSetting(&resubscribe, "resubscribe", "", false, "make imported addresses that were unsubscribed or bounced active again"),
+		},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("%w: subscribers import takes one FILE.csv", errUsage)
+			}
+			name := args[0]
+			var r io.Reader = a.stdin
+			if name != "-" {
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			} else {
+				name = "stdin"
+			}
+			rows, bad, err := subscribers.ParseCSV(r)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			for _, b := range bad {
+				fmt.Fprintf(a.stderr, "%s: %s\n", name, b)
+			}
+			if len(bad) > 0 && (strict || len(rows) == 0) {
+				fmt.Fprintf(a.stderr, "%s: nothing imported, %d bad row(s)\n", name, len(bad))
+				return errQuiet
+			}
+			db, err := a.openDB(ctx)
 			if err != nil {
 				return err
 			}
-			defer f.Close()
-			r = f
-		} else {
-			name = "stdin"
-		}
-		rows, bad, err := subscribers.ParseCSV(r)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		for _, b := range bad {
-			fmt.Fprintf(a.stderr, "%s: %s\n", name, b)
-		}
-		if len(bad) > 0 && (a.flagBool("strict") || len(rows) == 0) {
-			fmt.Fprintf(a.stderr, "%s: nothing imported, %d bad row(s)\n", name, len(bad))
-			return errQuiet
-		}
-		db, err := a.openDB(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := subscribers.NewStore(db).Import(ctx, rows, subscribers.ImportOptions{Resubscribe: a.flagBool("resubscribe"), Batch: importBatch(a.flagBool("strict"))})
-		if err != nil {
-			return err
-		}
-		for _, n := range res.Notes {
-			fmt.Fprintf(a.stderr, "%s: %s\n", name, n)
-		}
-		fmt.Fprintf(a.stdout, "%s: %d rows: %d added, %d updated, %d resubscribed, %d unchanged, %d left inactive, %d erased skipped, %d bad\n",
-			name, len(rows)+len(bad), res.Added, res.Updated, res.Reactivated, res.Unchanged, res.KeptInactive, res.Suppressed, len(bad))
-		return nil
-	},
+			res, err := subscribers.NewStore(db).Import(ctx, rows, subscribers.ImportOptions{Resubscribe: resubscribe, Batch: importBatch(strict)})
+			if err != nil {
+				return err
+			}
+			for _, n := range res.Notes {
+				fmt.Fprintf(a.stderr, "%s: %s\n", name, n)
+			}
+			fmt.Fprintf(a.stdout, "%s: %d rows: %d added, %d updated, %d resubscribed, %d unchanged, %d left inactive, %d erased skipped, %d bad\n",
+				name, len(rows)+len(bad), res.Added, res.Updated, res.Reactivated, res.Unchanged, res.KeptInactive, res.Suppressed, len(bad))
+			return nil
+		},
+	}
 }
 
 // importBatch is the rows per transaction: a running server waits for the
@@ -133,91 +137,95 @@ func importBatch(strict bool) int {
 	return 1000
 }
 
-var cmdSubscribersExport = &command{
-	name:    "subscribers export",
-	summary: "write every subscriber as CSV to stdout (imports back with subscribers import)",
-	help: `Columns: ` + strings.Join(subscribers.ExportColumns, ",") + `. The first four
+func subscribersExportCommand() *command {
+	var status string
+	return &command{
+		name:    "subscribers export",
+		summary: "write every subscriber as CSV to stdout (imports back with subscribers import)",
+		help: `Columns: ` + strings.Join(subscribers.ExportColumns, ",") + `. The first four
 are the import columns. Times are UTC; cells a spreadsheet would run as a
 formula start with a ' (import strips it).`,
-	flags: func(fs *flag.FlagSet) {
-		fs.String("status", "", "only subscribers with this status (pending, active, unsubscribed, bounced, complained)")
-	},
-	run: func(ctx context.Context, a *app, args []string) error {
-		if len(args) != 0 {
-			return fmt.Errorf("%w: subscribers export takes no arguments", errUsage)
-		}
-		st := subscribers.Status(a.flagString("status"))
-		if st != "" && !st.Valid() {
-			return fmt.Errorf("%w: --status %q is not one of pending, active, unsubscribed, bounced, complained", errUsage, st)
-		}
-		db, err := a.openDB(ctx)
-		if err != nil {
+		settings: []setting{stringSetting(&status, "status", "", "", "only subscribers with this status (pending, active, unsubscribed, bounced, complained)")},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 0 {
+				return fmt.Errorf("%w: subscribers export takes no arguments", errUsage)
+			}
+			st := subscribers.Status(status)
+			if st != "" && !st.Valid() {
+				return fmt.Errorf("%w: --status %q is not one of pending, active, unsubscribed, bounced, complained", errUsage, st)
+			}
+			db, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = subscribers.NewStore(db).Export(ctx, a.stdout, subscribers.SearchParams{Status: st})
 			return err
-		}
-		_, err = subscribers.NewStore(db).Export(ctx, a.stdout, subscribers.SearchParams{Status: st})
-		return err
-	},
+		},
+	}
 }
 
-var cmdSubscribersRemove = &command{
-	name:    "subscribers remove",
-	args:    "EMAIL",
-	summary: "erase a subscriber (GDPR): delete their data, suppress the address for good",
-	help: `Deletes the subscriber and every record of mail sent to them, and puts a
+func subscribersRemoveCommand() *command {
+	return &command{
+		name:    "subscribers remove",
+		args:    "EMAIL",
+		summary: "erase a subscriber (GDPR): delete their data, suppress the address for good",
+		help: `Deletes the subscriber and every record of mail sent to them, and puts a
 one-way hash of the address on the suppression list: no later import, add or
 sign-up will mail it again. The address itself is not kept. Works for an
 address that is not a subscriber too (it is suppressed all the same).`,
-	run: func(ctx context.Context, a *app, args []string) error {
-		if len(args) != 1 {
-			return fmt.Errorf("%w: subscribers remove takes one EMAIL", errUsage)
-		}
-		db, err := a.openDB(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := subscribers.NewStore(db).Erase(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		switch {
-		case res.Deleted > 0:
-			fmt.Fprintf(a.stdout, "erased %s: subscriber and %d delivery record(s) deleted, %d story report(s) lose the address; the address is on the suppression list\n", res.Email, res.Deliveries, res.Reports)
-		case res.WasListed:
-			fmt.Fprintf(a.stdout, "%s is not a subscriber (%d story report(s) lose the address); it was already on the suppression list\n", res.Email, res.Reports)
-		default:
-			fmt.Fprintf(a.stdout, "%s is not a subscriber (%d story report(s) lose the address); added to the suppression list so it is never mailed\n", res.Email, res.Reports)
-		}
-		return nil
-	},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("%w: subscribers remove takes one EMAIL", errUsage)
+			}
+			db, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := subscribers.NewStore(db).Erase(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			switch {
+			case res.Deleted > 0:
+				fmt.Fprintf(a.stdout, "erased %s: subscriber and %d delivery record(s) deleted, %d story report(s) lose the address; the address is on the suppression list\n", res.Email, res.Deliveries, res.Reports)
+			case res.WasListed:
+				fmt.Fprintf(a.stdout, "%s is not a subscriber (%d story report(s) lose the address); it was already on the suppression list\n", res.Email, res.Reports)
+			default:
+				fmt.Fprintf(a.stdout, "%s is not a subscriber (%d story report(s) lose the address); added to the suppression list so it is never mailed\n", res.Email, res.Reports)
+			}
+			return nil
+		},
+	}
 }
 
-var cmdSubscribersShow = &command{
-	name:    "subscribers show",
-	args:    "EMAIL",
-	summary: "show everything held about an address (GDPR access)",
-	flags: func(fs *flag.FlagSet) {
-		fs.Bool("json", false, "print JSON instead of text")
-	},
-	run: func(ctx context.Context, a *app, args []string) error {
-		if len(args) != 1 {
-			return fmt.Errorf("%w: subscribers show takes one EMAIL", errUsage)
-		}
-		db, err := a.openDB(ctx)
-		if err != nil {
-			return err
-		}
-		pd, err := subscribers.NewStore(db).Access(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		if a.flagBool("json") {
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(accessJSON(pd))
-		}
-		writeAccess(a.stdout, pd)
-		return nil
-	},
+func subscribersShowCommand() *command {
+	var asJSON bool
+	return &command{
+		name:     "subscribers show",
+		args:     "EMAIL",
+		summary:  "show everything held about an address (GDPR access)",
+		settings: []setting{boolSetting(&asJSON, "json", "", false, "print JSON instead of text")},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("%w: subscribers show takes one EMAIL", errUsage)
+			}
+			db, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			pd, err := subscribers.NewStore(db).Access(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(accessJSON(pd))
+			}
+			writeAccess(a.stdout, pd)
+			return nil
+		},
+	}
 }
 
 func timeText(t time.Time) string {

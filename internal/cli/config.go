@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// setting is one configuration value, declared once: its flag, environment
+// variable, default and meaning, bound to a typed field. A setting not given
+// on the command line takes its environment variable, else its default.
+type setting struct {
+	name  string // the flag without dashes: "addr"
+	env   string // the environment variable; empty for a flag alone
+	usage string // the meaning, a sentence fragment; `code` is Markdown
+	// docDefault replaces the default in the generated docs ("From's
+	// domain"); empty shows the flag's default.
+	docDefault string
+	// bind registers the typed flag (and so sets its field to the default).
+	bind func(fs *flag.FlagSet, usage string)
+	// want says what a bad environment value should be; ok, when set,
+	// refuses values the flag's parser takes but the variable must not have.
+	want string
+	ok   func() bool
+}
+
+func stringSetting(dst *string, name, env, def, usage string) setting {
+	return setting{name: name, env: env, usage: usage,
+		bind: func(fs *flag.FlagSet, u string) { fs.StringVar(dst, name, def, u) }}
+}
+
+func boolSetting(dst *bool, name, env string, def bool, usage string) setting {
+	return setting{name: name, env: env, usage: usage, want: "true or false",
+		bind: func(fs *flag.FlagSet, u string) { fs.BoolVar(dst, name, def, u) }}
+}
+
+// intSetting takes a whole number; from the environment, not a negative one.
+func intSetting(dst *int, name, env string, def int, usage string) setting {
+	return setting{name: name, env: env, usage: usage, want: "a whole number",
+		ok:   func() bool { return *dst >= 0 },
+		bind: func(fs *flag.FlagSet, u string) { fs.IntVar(dst, name, def, u) }}
+}
+
+func floatSetting(dst *float64, name, env string, def float64, usage string) setting {
+	return setting{name: name, env: env, usage: usage, want: "a number",
+		bind: func(fs *flag.FlagSet, u string) { fs.Float64Var(dst, name, def, u) }}
+}
+
+func durationSetting(dst *time.Duration, name, env string, def time.Duration, usage string) setting {
+	return setting{name: name, env: env, usage: usage, want: "a duration such as 6h or 90m",
+		bind: func(fs *flag.FlagSet, u string) { fs.DurationVar(dst, name, def, u) }}
+}
+
+// helpUsage is the flag's text in -h: the meaning with Markdown's code in
+// single quotes (flag would take a back-quoted word for the argument's
+// name), then the variable.
+func (s setting) helpUsage() string {
+	u := strings.ReplaceAll(s.usage, "`", "'")
+	if s.env != "" {
+		u += " (env " + s.env + ")"
+	}
+	return u
+}
+
+// register binds every setting to fs, each field set to its default.
+func register(fs *flag.FlagSet, settings []setting) {
+	for _, s := range settings {
+		s.bind(fs, s.helpUsage())
+	}
+}
+
+// givenFlags is the set of flags given on fs's command line.
+func givenFlags(fs *flag.FlagSet) map[string]bool {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
+}
+
+// loadEnv gives each setting not on the command line (given) the value of
+// its environment variable, parsed as its flag would be. A bad value is a
+// usage error naming the variable and the value.
+func loadEnv(fs *flag.FlagSet, settings []setting, given map[string]bool, getenv func(string) string) error {
+	for _, s := range settings {
+		if s.env == "" || given[s.name] {
+			continue
+		}
+		v := getenv(s.env)
+		if v == "" {
+			continue
+		}
+		if err := fs.Set(s.name, v); err != nil || (s.ok != nil && !s.ok()) {
+			return fmt.Errorf("%w: %s %q: want %s", errUsage, s.env, v, s.want)
+		}
+	}
+	return nil
+}
+
+// loadSettings parses args into settings, then fills the ones not given
+// from the environment. It returns the positional arguments and the flags
+// given.
+func loadSettings(fs *flag.FlagSet, settings []setting, args []string, getenv func(string) string) ([]string, map[string]bool, error) {
+	register(fs, settings)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	given := givenFlags(fs)
+	return fs.Args(), given, loadEnv(fs, settings, given, getenv)
+}
+
+// config is the global configuration: every command takes these settings.
+type config struct {
+	DB            string
+	SMTP          string
+	BaseURL       string
+	From          string
+	ReplyTo       string
+	PostalAddress string
+	Outbox        string
+	Verbose       bool
+
+	// Sign-up and unsubscribe (see signup_mail.go).
+	PendingExpiry     string
+	UnsubscribeMailto string
+	ClientIPHeader    string
+
+	// Delivery.
+	Connections  int
+	Rate         float64
+	DKIMKey      string
+	DKIMSelector string
+	DKIMDomain   string
+	BounceLimit  int
+	PauseAfter   int
+}
+
+// settings declares the global settings, in the order of the help and docs.
+func (c *config) settings() []setting {
+	rate := floatSetting(&c.Rate, "rate", "BOTHSIDES_RATE", 0, "at most this many messages per second over all connections; `0` is no limit")
+	rate.want, rate.ok = "messages per second, 0 for unlimited", func() bool { return c.Rate >= 0 }
+	dkimDomain := stringSetting(&c.DKIMDomain, "dkim-domain", "BOTHSIDES_DKIM_DOMAIN", "", "DKIM signing domain (`d=`)")
+	dkimDomain.docDefault = "From's domain"
+	return []setting{
+		stringSetting(&c.DB, "db", "BOTHSIDES_DB", "bothsides.db", "SQLite database file"),
+		stringSetting(&c.SMTP, "smtp", "BOTHSIDES_SMTP_URL", "", "SMTP relay; without it mails are written as `.eml` files into the outbox"),
+		stringSetting(&c.BaseURL, "base-url", "BOTHSIDES_BASE_URL", "http://127.0.0.1:8080", "public URL of `serve`, used in every mailed link"),
+		stringSetting(&c.From, "from", "BOTHSIDES_FROM", "Both Sides <digest@localhost>", "sender"),
+		stringSetting(&c.ReplyTo, "reply-to", "BOTHSIDES_REPLY_TO", "", "Reply-To address"),
+		stringSetting(&c.PostalAddress, "postal-address", "BOTHSIDES_POSTAL_ADDRESS", "", "postal address in the footer (CAN-SPAM)"),
+		stringSetting(&c.Outbox, "outbox", "BOTHSIDES_OUTBOX", "outbox", "folder for `.eml` files when no SMTP URL is set"),
+		intSetting(&c.Connections, "connections", "BOTHSIDES_CONNECTIONS", 4, "SMTP connections sending at once, each reused for many messages"),
+		rate,
+		stringSetting(&c.DKIMKey, "dkim-key", "BOTHSIDES_DKIM_KEY", "", "PEM private key (RSA 2048 or Ed25519): DKIM-sign every message"),
+		stringSetting(&c.DKIMSelector, "dkim-selector", "BOTHSIDES_DKIM_SELECTOR", "", "the key is published at `SELECTOR._domainkey.DOMAIN`"),
+		dkimDomain,
+		intSetting(&c.BounceLimit, "bounce-limit", "BOTHSIDES_BOUNCE_LIMIT", 3, "hard bounces (5xx to RCPT or DATA) after which a subscriber is suppressed (status `bounced`)"),
+		intSetting(&c.PauseAfter, "pause-after", "BOTHSIDES_PAUSE_AFTER", 50, "failures in a row with no success that pause the edition: a relay refusing everything does not burn through the list"),
+		boolSetting(&c.Verbose, "v", "", false, "debug logging"),
+		stringSetting(&c.PendingExpiry, "pending-expiry", "BOTHSIDES_PENDING_EXPIRY", "48h", "how long a sign-up's confirmation link works; unconfirmed sign-ups are deleted after it (at least `1h`)"),
+		stringSetting(&c.UnsubscribeMailto, "unsubscribe-mailto", "BOTHSIDES_UNSUBSCRIBE_MAILTO", "", "`mailto:` address for unsubscribing by mail: listed on the unsubscribe page and in the `List-Unsubscribe` header"),
+		stringSetting(&c.ClientIPHeader, "client-ip-header", "BOTHSIDES_CLIENT_IP_HEADER", "", "behind a reverse proxy, the header it sets to the client's IP (`X-Real-IP`, or `X-Forwarded-For` whose last entry is used) for the sign-up rate limit; only set it when the proxy overwrites or appends it"),
+	}
+}
