@@ -53,8 +53,12 @@ type app struct {
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv,
 		now: func() time.Time { return time.Now().UTC() }}
-	// The defaults, for callers that skip the command line (tests).
-	register(flag.NewFlagSet("defaults", flag.ContinueOnError), a.cfg.settings())
+	// The environment over the defaults, for callers that skip the command
+	// line (tests); main loads them again and reports a bad value.
+	settings := a.cfg.settings()
+	fs := flag.NewFlagSet("defaults", flag.ContinueOnError)
+	register(fs, settings)
+	_ = loadEnv(fs, settings, nil, getenv)
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = digest.NewMetrics(a.registry)

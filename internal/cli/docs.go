@@ -53,11 +53,11 @@ func markdownTable(settings []setting) string {
 		if len(s.name) == 1 {
 			name = "-" + s.name
 		}
-		env := ""
+		env := "| |"
 		if s.env != "" {
-			env = "`" + s.env + "`"
+			env = "| `" + s.env + "` |"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", name, env, docDefault(s, fs.Lookup(s.name).DefValue), s.usage)
+		fmt.Fprintf(&b, "| `%s` %s %s | %s |\n", name, env, docDefault(s, fs.Lookup(s.name).DefValue), s.usage)
 	}
 	return b.String()
 }
