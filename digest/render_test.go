@@ -187,6 +187,40 @@ func TestRenderer_Render(t *testing.T) {
 			t.Fatalf("coverage bar style=%q, want the inlined colour", st)
 		}
 	})
+	t.Run("ClientSupport", func(t *testing.T) {
+		// What caniemail rates partial or unsupported stays off the
+		// elements where an attribute or a table cell does the same: margins
+		// only reset the body's and the headings', the wrapping properties
+		// are inherited from the one .main table, the coverage bar uses
+		// align= and nowrap. The hidden preheader keeps its own set.
+		limited := map[string]func(*goquery.Selection) bool{
+			"margin":        func(s *goquery.Selection) bool { return s.Is("body, h1, h2") },
+			"overflow-wrap": func(s *goquery.Selection) bool { return s.Is("table.main") },
+			"word-break":    func(s *goquery.Selection) bool { return s.Is("table.main") },
+			"text-align":    func(*goquery.Selection) bool { return false },
+			"white-space":   func(*goquery.Selection) bool { return false },
+			"overflow":      func(*goquery.Selection) bool { return false },
+		}
+		doc.Find("body [style], body").Each(func(_ int, s *goquery.Selection) {
+			if strings.Contains(s.AttrOr("style", ""), "display:none") {
+				return // the preheader
+			}
+			for _, decl := range strings.Split(s.AttrOr("style", ""), ";") {
+				prop, _, _ := strings.Cut(decl, ":")
+				if ok, found := limited[strings.TrimSpace(prop)]; found && !ok(s) {
+					t.Errorf("<%s class=%q> has %q", goquery.NodeName(s), s.AttrOr("class", ""), decl)
+				}
+			}
+		})
+		if n := doc.Find("p").Length(); n != 0 {
+			t.Errorf("%d <p>: blocks are table cells, whose padding holds in Outlook", n)
+		}
+		doc.Find("td.barcell").Each(func(i int, s *goquery.Selection) {
+			if _, nowrap := s.Attr("nowrap"); s.AttrOr("align", "") != "center" || !nowrap {
+				t.Errorf("bar cell %d lacks align=center or nowrap", i)
+			}
+		})
+	})
 	t.Run("HeaderAndFooter", func(t *testing.T) {
 		text := doc.Find("body").Text()
 		for _, want := range []string{
