@@ -69,7 +69,7 @@ func StartPostfix(tb testing.TB, opts PostfixOptions) *Postfix {
 	postfixBin, err := postfixAvailable(opts)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			tb.Fatalf("postfix: %v (CI=true: the Postfix relay tests must run; .ci/run installs postfix and sasl2-bin)", err)
+			tb.Fatalf("postfix: %v (with CI=true these tests must run, not skip)", err)
 		}
 		tb.Skipf("postfix: %v", err)
 	}
