@@ -187,6 +187,40 @@ func TestRenderer_Render(t *testing.T) {
 			t.Fatalf("coverage bar style=%q, want the inlined colour", st)
 		}
 	})
+	t.Run("ClientSupport", func(t *testing.T) {
+		// What caniemail rates partial or unsupported stays off the
+		// elements where an attribute or a table cell does the same: margins
+		// only reset the body's and the headings', the wrapping properties
+		// are inherited from the one .main table, the coverage bar uses
+		// align= and nowrap. The hidden preheader keeps its own set.
+		limited := map[string]func(*goquery.Selection) bool{
+			"margin":        func(s *goquery.Selection) bool { return s.Is("body, h1, h2") },
+			"overflow-wrap": func(s *goquery.Selection) bool { return s.Is("table.main") },
+			"word-break":    func(s *goquery.Selection) bool { return s.Is("table.main") },
+			"text-align":    func(*goquery.Selection) bool { return false },
+			"white-space":   func(*goquery.Selection) bool { return false },
+			"overflow":      func(*goquery.Selection) bool { return false },
+		}
+		doc.Find("body [style], body").Each(func(_ int, s *goquery.Selection) {
+			if strings.Contains(s.AttrOr("style", ""), "display:none") {
+				return // the preheader
+			}
+			for _, decl := range strings.Split(s.AttrOr("style", ""), ";") {
+				prop, _, _ := strings.Cut(decl, ":")
+				if ok, found := limited[strings.TrimSpace(prop)]; found && !ok(s) {
+					t.Errorf("<%s class=%q> has %q", goquery.NodeName(s), s.AttrOr("class", ""), decl)
+				}
+			}
+		})
+		if n := doc.Find("p").Length(); n != 0 {
+			t.Errorf("%d <p>: blocks are table cells, whose padding holds in Outlook", n)
+		}
+		doc.Find("td.barcell").Each(func(i int, s *goquery.Selection) {
+			if _, nowrap := s.Attr("nowrap"); s.AttrOr("align", "") != "center" || !nowrap {
+				t.Errorf("bar cell %d lacks align=center or nowrap", i)
+			}
+		})
+	})
 	t.Run("HeaderAndFooter", func(t *testing.T) {
 		text := doc.Find("body").Text()
 		for _, want := range []string{
@@ -239,7 +273,7 @@ func TestRenderer_Render(t *testing.T) {
 			if got, want := a.AttrOr("href", ""), "https://news.example/stories/"+st.ID; got != want {
 				t.Errorf("story %d link=%q, want %q", i, got, want)
 			}
-			if got := cell.Find("p.summary").Text(); got != st.Summary {
+			if got := cell.Find("td.summary").Text(); got != st.Summary {
 				t.Errorf("story %d summary=%q", i, got)
 			}
 			var tags []string
@@ -250,7 +284,7 @@ func TestRenderer_Render(t *testing.T) {
 				t.Errorf("story %d tags=%q, want %q", i, got, want)
 			}
 			c := st.Coverage()
-			legend := cell.Find("p.legend").Text()
+			legend := cell.Find("td.legend").Text()
 			wantLegend := fmt.Sprintf("Coverage by %d sources: Left %d%% (%d) · Center %d%% (%d) · Right %d%% (%d)", c.Total(),
 				c.Percent(digest.SideLeft), c.Left, c.Percent(digest.SideCenter), c.Center, c.Percent(digest.SideRight), c.Right)
 			if legend != wantLegend {
@@ -276,21 +310,21 @@ func TestRenderer_Render(t *testing.T) {
 			}
 			sides.Each(func(j int, s *goquery.Selection) {
 				side := digest.Sides[j]
-				if got, want := s.Find("p.side-h").Text(), "How the "+string(side)+" framed it"; got != want {
+				if got, want := s.Find("td.side-h").Text(), "How the "+string(side)+" framed it"; got != want {
 					t.Errorf("story %d side %d heading=%q, want %q", i, j, got, want)
 				}
 				arts := st.ArticlesBy(side)
 				switch {
 				case len(arts) == 0:
-					if got, want := s.Find("p.none").Text(), "No "+string(side)+"-leaning outlet covered this story."; got != want {
+					if got, want := s.Find("td.none").Text(), "No "+string(side)+"-leaning outlet covered this story."; got != want {
 						t.Errorf("story %d %s: %q, want %q", i, side, got, want)
 					}
 				case st.Framing.Of(side) != "":
-					if got := s.Find("p.side-t").Text(); got != st.Framing.Of(side) {
+					if got := s.Find("td.side-t").Text(); got != st.Framing.Of(side) {
 						t.Errorf("story %d %s framing=%q", i, side, got)
 					}
 				}
-				links := s.Find("p.src a")
+				links := s.Find("td.src a")
 				if got, want := links.Length(), min(3, len(arts)); got != want {
 					t.Errorf("story %d %s: %d source links, want %d", i, side, got, want)
 				}
@@ -298,7 +332,7 @@ func TestRenderer_Render(t *testing.T) {
 					if a.Text() != arts[k].Source || a.AttrOr("href", "") != arts[k].URL {
 						t.Errorf("story %d %s source %d: %q -> %q", i, side, k, a.Text(), a.AttrOr("href", ""))
 					}
-					if !strings.Contains(s.Find("p.src").Text(), arts[k].Source+" · "+arts[k].Bias.Label()) {
+					if !strings.Contains(s.Find("td.src").Text(), arts[k].Source+" · "+arts[k].Bias.Label()) {
 						t.Errorf("story %d %s source %d lacks its bias label %q", i, side, k, arts[k].Bias.Label())
 					}
 				})
@@ -439,14 +473,14 @@ func TestRenderer_Render_HostileText(t *testing.T) {
 	if got := doc.Find("h2.title a").Text(); got != strings.ReplaceAll(st.Title, "\r\n", "\n") {
 		t.Fatalf("title reads %q, want %q", got, st.Title)
 	}
-	if got := doc.Find("p.summary").Text(); got != st.Summary {
+	if got := doc.Find("td.summary").Text(); got != st.Summary {
 		t.Fatalf("summary reads %q", got)
 	}
 	// html/template percent-encodes what would break out of the URL.
-	if got, want := doc.Find("p.src a").First().AttrOr("href", ""), "https://example.com/a?q=%22%3e%3cscript%3ealert%281%29%3c/script%3e"; got != want {
+	if got, want := doc.Find("td.src a").First().AttrOr("href", ""), "https://example.com/a?q=%22%3e%3cscript%3ealert%281%29%3c/script%3e"; got != want {
 		t.Fatalf("source href=%q, want %q", got, want)
 	}
-	if got := doc.Find("p.src a").First().Text(); got != st.Articles[0].Source {
+	if got := doc.Find("td.src a").First().Text(); got != st.Articles[0].Source {
 		t.Fatalf("source name=%q", got)
 	}
 	if !strings.Contains(doc.Find("td.hello").Text(), `Hello, Ana <b>"the reader"</b>  Bcc: x@example.com.`) {

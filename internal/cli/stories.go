@@ -17,8 +17,8 @@ func storiesImportCommand() *command {
 		summary: "import stories from a JSON file ('-' reads standard input)",
 		help: `The file is one transaction: if any story is invalid nothing is imported,
 every problem is printed on its own line and the exit status is 1. A story
-whose id exists is replaced with its articles and FAQ. See README.md for the
-format.`,
+whose id exists is replaced with its articles and FAQ. See docs/IMPORT.md
+for the format.`,
 		run: func(ctx context.Context, a *app, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("%w: stories import takes one FILE (or - for standard input)", errUsage)
