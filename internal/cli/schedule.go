@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"bothsides/digest"
-	"bothsides/mailer"
 	"bothsides/schedule"
-	"bothsides/subscribers"
 	"bothsides/web"
 )
 
@@ -331,40 +329,4 @@ func (a *app) scheduledSend(ctx context.Context, r schedule.Run) error {
 		a.log.Warn("scheduled send had failures", "schedule", r.Schedule.Name, "date", r.Date, "failed", stats.Failed)
 	}
 	return nil
-}
-
-// testMailer sends the admin console's test mails through the configured
-// mailer: one copy of an edition, marked as a test, with placeholder links.
-type testMailer struct{ a *app }
-
-var _ web.TestMailer = testMailer{}
-
-func (t testMailer) SendTest(ctx context.Context, e *digest.Edition, to string) error {
-	a := t.a
-	addr, err := subscribers.NormalizeAddress(to)
-	if err != nil {
-		return err
-	}
-	r, err := a.renderer()
-	if err != nil {
-		return err
-	}
-	rendered, err := r.Render(e)
-	if err != nil {
-		return err
-	}
-	base := strings.TrimRight(a.cfg.BaseURL, "/")
-	html, text := rendered.Personalize(digest.Personal{Email: addr,
-		UnsubscribeURL: base + "/unsubscribe/test", PreferencesURL: base + "/preferences/test"})
-	m, _, err := a.mailer()
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	return m.Send(ctx, &mailer.Message{
-		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, To: addr,
-		Subject: "[Test] " + rendered.Subject, Date: a.now(),
-		Headers: []mailer.Header{{Name: "X-Bothsides-Test", Value: e.Schedule + " " + e.Date}},
-		HTML:    html, Text: text,
-	})
 }
