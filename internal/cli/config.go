@@ -25,6 +25,9 @@ type setting struct {
 	ok   func() bool
 }
 
+// The constructors below bind a setting to a field of their type; env may
+// be empty for a flag alone.
+
 func stringSetting(dst *string, name, env, def, usage string) setting {
 	return setting{name: name, env: env, usage: usage,
 		bind: func(fs *flag.FlagSet, u string) { fs.StringVar(dst, name, def, u) }}
