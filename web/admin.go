@@ -416,39 +416,6 @@ func (a *Admin) render(w http.ResponseWriter, r *http.Request, code int, page st
 	fmt.Fprint(w, b.String())
 }
 
-// error maps an error to a status and a page that leaks no internals.
-func (a *Admin) error(w http.ResponseWriter, r *http.Request, err error) {
-	code, text := adminStatus(err)
-	if code == http.StatusInternalServerError {
-		if errors.Is(err, context.Canceled) {
-			return
-		}
-		a.log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	a.render(w, r, code, "message", message{Heading: http.StatusText(code), Text: text, Error: true})
-}
-
-// adminStatus maps the expected errors to a status and a message that
-// helps; anything else is an internal error.
-func adminStatus(err error) (int, string) {
-	switch {
-	case errors.Is(err, schedule.ErrInvalid), errors.Is(err, errBadInput), errors.Is(err, subscribers.ErrInvalidAddress),
-		errors.Is(err, subscribers.ErrInvalid), errors.As(err, new(*digest.ImportError)):
-		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound),
-		errors.Is(err, digest.ErrReportNotFound), errors.Is(err, subscribers.ErrNotFound):
-		return http.StatusNotFound, err.Error()
-	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
-		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition):
-		return http.StatusConflict, err.Error()
-	case errors.Is(err, digest.ErrNoStories):
-		return http.StatusUnprocessableEntity, err.Error()
-	case errors.Is(err, schedule.ErrShutdown):
-		return http.StatusServiceUnavailable, err.Error()
-	}
-	return http.StatusInternalServerError, "Something went wrong on our side; the server log has the details."
-}
-
 // Kinds of expected errors the console and the API map to 400 and 409.
 var (
 	errBadInput = errors.New("bad input")

@@ -35,7 +35,7 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/preview", a.page(a.previewPage))
 	mux.HandleFunc("GET /admin/preview/html", a.page(a.previewHTML))
 	mux.HandleFunc("GET /admin/editions/{schedule}/{date}", a.page(a.editionPage))
-	mux.HandleFunc("GET /admin/editions/{schedule}/{date}/progress", a.page(a.progress))
+	mux.HandleFunc(progressRoute, a.page(a.progress))
 	mux.HandleFunc("POST /admin/editions/{schedule}/{date}/{action}", a.page(a.editionAction))
 	mux.HandleFunc("GET /admin/subscribers", a.page(a.subscribersPage))
 	mux.HandleFunc("POST /admin/subscribers/{id}/status", a.page(a.subscriberStatus))
@@ -50,7 +50,7 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 func (a *Admin) script(w http.ResponseWriter, r *http.Request) {
 	b, err := templates.FS.ReadFile("web/admin.js")
 	if err != nil {
-		http.Error(w, "not found", http.StatusNotFound)
+		a.error(w, r, errNotFound)
 		return
 	}
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
@@ -159,8 +159,8 @@ func (a *Admin) createSchedule(w http.ResponseWriter, r *http.Request) {
 		s, err = a.schedules.Add(r.Context(), form)
 	}
 	if err != nil {
-		if code, text := adminStatus(err); code < 500 {
-			a.showSchedules(w, r, code, form, text)
+		if f := failureOf(err); f.Code < 500 {
+			a.showSchedules(w, r, f.Code, form, f.Detail)
 			return
 		}
 		a.error(w, r, err)
@@ -209,8 +209,8 @@ func (a *Admin) updateSchedule(w http.ResponseWriter, r *http.Request) {
 		_, err = a.schedules.Update(r.Context(), name, form)
 	}
 	if err != nil {
-		if code, text := adminStatus(err); code < 500 && code != http.StatusNotFound {
-			a.showSchedule(w, r, code, form, text)
+		if f := failureOf(err); f.Code < 500 && f.Code != http.StatusNotFound {
+			a.showSchedule(w, r, f.Code, form, f.Detail)
 			return
 		}
 		a.error(w, r, err)
@@ -272,8 +272,8 @@ func (a *Admin) showSend(w http.ResponseWriter, r *http.Request, code int, probl
 func (a *Admin) send(w http.ResponseWriter, r *http.Request) {
 	run, err := a.sendNow(r.Context(), r.PostFormValue("schedule"), r.PostFormValue("date"))
 	if err != nil {
-		if code, text := adminStatus(err); code < 500 {
-			a.showSend(w, r, code, text, "")
+		if f := failureOf(err); f.Code < 500 {
+			a.showSend(w, r, f.Code, f.Detail, "")
 			return
 		}
 		a.error(w, r, err)
@@ -285,7 +285,8 @@ func (a *Admin) send(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) sendTestMail(w http.ResponseWriter, r *http.Request) {
 	err := a.sendTest(r.Context(), r.PostFormValue("schedule"), r.PostFormValue("date"), r.PostFormValue("to"))
 	if err != nil {
-		code, text := adminStatus(err)
+		f := failureOf(err)
+		code, text := f.Code, f.Detail
 		if code >= 500 {
 			// A relay refusing the address is worth showing; its reply
 			// names no secret.
@@ -320,12 +321,12 @@ func (a *Admin) previewPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if err != nil {
-			var text string
-			if code, text = adminStatus(err); code >= 500 {
+			f := failureOf(err)
+			if code = f.Code; code >= 500 {
 				a.error(w, r, err)
 				return
 			}
-			data["Problem"] = text
+			data["Problem"] = f.Detail
 		}
 	}
 	a.render(w, r, code, "preview", data)
@@ -450,8 +451,7 @@ func (a *Admin) progressOf(ctx context.Context, name, date string) (progressJSON
 func (a *Admin) progress(w http.ResponseWriter, r *http.Request) {
 	p, err := a.progressOf(r.Context(), r.PathValue("schedule"), r.PathValue("date"))
 	if err != nil {
-		code, text := adminStatus(err)
-		writeJSON(w, code, map[string]string{"error": text})
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
