@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,6 +12,31 @@ import (
 	"bothsides/schedule"
 	"bothsides/subscribers"
 )
+
+// Kinds of expected errors of the web package itself: 400, 409 and 404.
+var (
+	errBadInput = errors.New("bad input")
+	errConflict = errors.New("conflict")
+	errNotFound = errors.New("not found")
+)
+
+// userError is an expected error whose message is meant for the admin as
+// it is; its kind decides the status.
+type userError struct {
+	kind error
+	msg  string
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.kind }
+
+func badInput(format string, args ...any) error {
+	return &userError{errBadInput, fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) error {
+	return &userError{errConflict, fmt.Sprintf(format, args...)}
+}
 
 // failure is how a request that failed with an error is answered.
 type failure struct {

@@ -4,7 +4,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -158,7 +157,5 @@ type message struct {
 	Heading, Text string
 	Error         bool
 }
-
-var errNotFound = errors.New("not found")
 
 func (s *Server) now() time.Time { return s.db.Now() }
