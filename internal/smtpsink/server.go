@@ -58,7 +58,8 @@ type Config struct {
 
 // Server is an SMTP server on a free loopback port. Set the hooks and
 // switches before clients connect, then call Sync; each hook may return an
-// *smtp.SMTPError (see Reply) to refuse a command.
+// *smtp.SMTPError (see Reply) to refuse a command. A hook's to is valid only
+// until it returns.
 type Server struct {
 	Addr string // host:port
 
@@ -235,12 +236,14 @@ func (s *Server) WaitFor(ctx context.Context, addr string, n int) ([]Message, er
 	}
 }
 
-// keep records a message that was read and counts it.
-func (s *Server) keep(m Message) {
+// keep counts the message x has read and records it unless CountOnly.
+func (s *Server) keep(x *session, data []byte) {
 	s.count.Add(1)
 	if s.CountOnly {
 		return
 	}
+	m := Message{From: x.from, To: append([]string(nil), x.to...), Data: data,
+		Size: x.mail.Size, Body: string(x.mail.Body), UTF8: x.mail.UTF8}
 	if s.Discard {
 		m.Data = nil
 	}

@@ -1,8 +1,12 @@
 package smtpsink_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"net"
+	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +158,50 @@ func TestServer_WaitFor(t *testing.T) {
 func TestListen_ErrImplicitWithoutTLS(t *testing.T) {
 	if _, err := smtpsink.Listen(smtpsink.Config{Implicit: true}); err == nil {
 		t.Fatal("Listen with Implicit and no TLS: no error")
+	}
+}
+
+// BenchmarkServer_CountOnly is the server's cost per message in the bench
+// command's setup: one connection, a 110 kB message, nothing kept.
+func BenchmarkServer_CountOnly(b *testing.B) {
+	s, err := smtpsink.Listen(smtpsink.Config{Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.CountOnly = true
+	go s.Serve()
+	defer s.Close()
+	var body bytes.Buffer
+	dw := textproto.NewWriter(bufio.NewWriter(&body)).DotWriter()
+	dw.Write(bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"), 1500))
+	dw.Close()
+	nc, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	c := textproto.NewConn(nc)
+	cmd := func(code int, format string, args ...any) {
+		if format != "" {
+			c.PrintfLine(format, args...)
+		}
+		if _, _, err := c.ReadResponse(code); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cmd(220, "")
+	cmd(250, "EHLO bench.localhost")
+	b.SetBytes(int64(body.Len()))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		cmd(250, "MAIL FROM:<a@example.com>")
+		cmd(250, "RCPT TO:<r%d@example.com>", i)
+		cmd(354, "DATA")
+		c.W.Write(body.Bytes())
+		c.W.Flush()
+		cmd(250, "")
+	}
+	if got, want := s.Count(), b.N; got != want {
+		b.Fatalf("Count=%d, want %d", got, want)
 	}
 }

@@ -19,7 +19,9 @@ type session struct {
 	mail   smtp.MailOptions
 }
 
-func (s *session) Reset()        { s.from, s.to, s.mail = "", nil, smtp.MailOptions{} }
+// Reset keeps the recipients' array for the next message: the hooks get
+// to only for the time of their call.
+func (s *session) Reset()        { s.from, s.to, s.mail = "", s.to[:0], smtp.MailOptions{} }
 func (s *session) Logout() error { return nil }
 
 // AuthMechanisms offers PLAIN and LOGIN when the server wants a password.
@@ -83,32 +85,38 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
-	var b bytes.Buffer
 	if h := s.srv.DropData; h != nil && h(s.to) {
 		// Read a little of the message, then hang up without a reply.
-		io.CopyN(&b, r, 512)
+		io.CopyN(io.Discard, r, 512)
 		s.conn.Conn().Close()
 		return fmt.Errorf("connection dropped by the test")
 	}
-	// Only a message that is kept, or that OnData reads, is buffered.
-	var w io.Writer = &b
-	if s.srv.CountOnly && s.srv.OnData == nil {
-		w = io.Discard
-	}
-	if _, err := io.Copy(w, r); err != nil {
+	data, err := s.read(r)
+	if err != nil {
 		return fmt.Errorf("read data: %w", err)
 	}
 	if h := s.srv.OnData; h != nil {
-		if err := h(s.to, b.Bytes()); err != nil {
+		if err := h(s.to, data); err != nil {
 			return err
 		}
 	}
-	s.srv.keep(Message{From: s.from, To: append([]string(nil), s.to...), Data: b.Bytes(),
-		Size: s.mail.Size, Body: string(s.mail.Body), UTF8: s.mail.UTF8})
+	s.srv.keep(s, data)
 	if h := s.srv.Accepted; h != nil {
 		h(s.to)
 	}
 	return nil
+}
+
+// read reads the message; only one that is kept, or that OnData looks at,
+// is buffered: a CountOnly server costs what io.Discard does.
+func (s *session) read(r io.Reader) ([]byte, error) {
+	if s.srv.CountOnly && s.srv.OnData == nil {
+		_, err := io.Copy(io.Discard, r)
+		return nil, err
+	}
+	var b bytes.Buffer
+	_, err := io.Copy(&b, r)
+	return b.Bytes(), err
 }
 
 // loginServer is the server side of AUTH LOGIN, which go-sasl lacks.
