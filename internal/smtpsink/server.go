@@ -221,12 +221,23 @@ func (s *Server) To(addr string) []Message {
 // WaitFor waits until n messages for addr have arrived, for mail sent in
 // the background, and returns them; it gives up with ctx's error.
 func (s *Server) WaitFor(ctx context.Context, addr string, n int) ([]Message, error) {
+	return s.wait(ctx, n, func() []Message { return s.To(addr) })
+}
+
+// WaitAll waits until n messages have arrived in all and returns every
+// message kept; it gives up with ctx's error.
+func (s *Server) WaitAll(ctx context.Context, n int) ([]Message, error) {
+	return s.wait(ctx, n, s.Messages)
+}
+
+// wait waits until got returns at least n messages.
+func (s *Server) wait(ctx context.Context, n int, got func() []Message) ([]Message, error) {
 	for {
 		s.mu.Lock()
 		arrived := s.arrived
 		s.mu.Unlock()
-		if got := s.To(addr); len(got) >= n {
-			return got, nil
+		if msgs := got(); len(msgs) >= n {
+			return msgs, nil
 		}
 		select {
 		case <-arrived:
