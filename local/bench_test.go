@@ -65,7 +65,7 @@ func benchTick(b *testing.B, zones []string) {
 		b.Fatal(err)
 	}
 	insert := time.Since(start)
-	ticker := local.New(local.Config{Params: params, Logger: quiet()}, db, sched, digest.NewStore(db),
+	ticker := local.New(local.Config{Logger: quiet()}, db, sched, digest.NewStore(db),
 		digest.NewSender(digest.SenderConfig{From: "digest@news.example.com", BaseURL: "https://news.example.com", Logger: quiet()},
 			db, nil, subscribers.NewSigner([]byte("k")), func() digest.Conn { return &mailer.Outbox{Dir: b.TempDir()} }))
 	start = time.Now()

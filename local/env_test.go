@@ -38,14 +38,6 @@ type env struct {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// params mirrors web.EditionParams (main passes that one).
-func params(s *schedule.Schedule, date string, end time.Time) digest.AssembleParams {
-	sel := digest.DefaultSelection
-	sel.Count = s.Stories
-	return digest.AssembleParams{Date: date, Schedule: s.Name, WindowEnd: end.UTC(), WindowHours: s.WindowHours,
-		Selection: sel, Title: s.Title, Subject: s.Subject}
-}
-
 // newEnv opens a database with the clock at start, stories for the days
 // from first to last (the sample, moved to each day), and the schedule
 // "morning" with spec.
@@ -117,7 +109,7 @@ func (e *env) newTicker() *local.Ticker {
 	}
 	sender := digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@news.example.com>", BaseURL: "https://news.example.com",
 		Connections: 2, Logger: quiet()}, e.db, r, subscribers.NewSigner(key), func() digest.Conn { return relay.Open() })
-	return local.New(local.Config{Params: params, Logger: quiet(), Batch: 7}, e.db, e.sched, digest.NewStore(e.db), sender)
+	return local.New(local.Config{Logger: quiet(), Batch: 7}, e.db, e.sched, digest.NewStore(e.db), sender)
 }
 
 // restart closes the database and opens it again with a new ticker, as a

@@ -24,10 +24,7 @@ type Config struct {
 	Grace time.Duration
 	// Batch is how many due rows one transaction hands to the ledger;
 	// default 5000.
-	Batch int
-	// Params says which edition a schedule makes on a date, its window
-	// ending at end; main passes web.EditionParams. Required.
-	Params func(s *schedule.Schedule, date string, end time.Time) digest.AssembleParams
+	Batch  int
 	Logger *slog.Logger
 }
 
@@ -190,11 +187,8 @@ func (t *Ticker) queue(ctx context.Context, ls localSchedule, now time.Time, res
 			if _, ok := editions[date]; ok {
 				continue
 			}
-			end := first[date]
-			if end.After(now) {
-				end = now
-			}
-			e, err := t.stories.Open(ctx, t.cfg.Params(&ls.Schedule, date, end))
+			run := schedule.Run{Schedule: ls.Schedule, Date: date, Due: first[date]}
+			e, err := t.stories.Open(ctx, run.EditionParams(now))
 			switch {
 			case errors.Is(err, digest.ErrNoStories):
 				t.cfg.Logger.Warn("local edition has no stories; its subscribers due now get none", "schedule", ls.Name, "date", date, "err", err)

@@ -12,17 +12,6 @@ import (
 	"bothsides/sqlite"
 )
 
-// EditionParams is the edition schedule s makes on date, its window
-// ending at end: the schedule's stories, window and overrides.
-func EditionParams(s *schedule.Schedule, date string, end time.Time) digest.AssembleParams {
-	sel := digest.DefaultSelection
-	sel.Count = s.Stories
-	return digest.AssembleParams{
-		Date: date, Schedule: s.Name, WindowEnd: end.UTC(), WindowHours: s.WindowHours,
-		Selection: sel, Title: s.Title, Subject: s.Subject,
-	}
-}
-
 // runFor returns the run of schedule name on date ("" for today in its
 // zone): due at the date's scheduled time, or now when the schedule has no
 // run that day.
@@ -31,25 +20,23 @@ func (a *Admin) runFor(ctx context.Context, name, date string) (schedule.Run, er
 	if err != nil {
 		return schedule.Run{}, err
 	}
-	spec, err := s.Parsed()
+	if date != "" {
+		if !datePattern.MatchString(date) {
+			return schedule.Run{}, badInput("date %q: want YYYY-MM-DD", date)
+		}
+		if _, err := time.Parse(schedule.DateFormat, date); err != nil {
+			return schedule.Run{}, badInput("date %q is not a calendar date", date)
+		}
+	}
+	now := a.db.Now()
+	run, ok, err := s.RunOn(date, now)
 	if err != nil {
 		return schedule.Run{}, err
 	}
-	now := a.db.Now()
-	if date == "" {
-		date = now.In(spec.Location).Format(schedule.DateFormat)
-	}
-	if !datePattern.MatchString(date) {
-		return schedule.Run{}, badInput("date %q: want YYYY-MM-DD", date)
-	}
-	if _, err := time.Parse(schedule.DateFormat, date); err != nil {
-		return schedule.Run{}, badInput("date %q is not a calendar date", date)
-	}
-	due, ok := spec.OnDate(date)
 	if !ok {
-		due = now
+		run.Due = now
 	}
-	return schedule.Run{Schedule: *s, Date: date, Due: due}, nil
+	return run, nil
 }
 
 // sendNow starts the edition of schedule name on date in the background.
@@ -84,11 +71,13 @@ func (a *Admin) previewEdition(ctx context.Context, name, date string) (*digest.
 	}
 	e, err := a.stories.Edition(ctx, r.Date, name)
 	if errors.Is(err, digest.ErrNoEdition) {
+		// A later day's edition is previewed with its window as it will
+		// be; today's, before its run is due, with the window so far.
 		end := r.Due
-		if now := a.db.Now(); end.After(now) && r.Date == now.In(end.Location()).Format(schedule.DateFormat) {
-			end = now
+		if now := a.db.Now(); r.Date == now.In(end.Location()).Format(schedule.DateFormat) {
+			end = r.WindowEnd(now)
 		}
-		return a.stories.Assemble(ctx, EditionParams(&r.Schedule, r.Date, end))
+		return a.stories.Assemble(ctx, r.Schedule.EditionParams(r.Date, end))
 	}
 	return e, err
 }

@@ -18,7 +18,7 @@ func (a *Admin) localProgress(ctx context.Context) ([]local.DayProgress, error) 
 func (a *Admin) apiLocal(w http.ResponseWriter, r *http.Request) {
 	days, err := a.localProgress(r.Context())
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	type zone struct {

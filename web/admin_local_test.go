@@ -15,7 +15,6 @@ import (
 	"bothsides/mailer"
 	"bothsides/schedule"
 	"bothsides/subscribers"
-	"bothsides/web"
 )
 
 // TestAdmin_Local adds a local schedule through the form and the API, has
@@ -60,7 +59,7 @@ func TestAdmin_Local(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sender := digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@example.com>", BaseURL: "http://127.0.0.1", Logger: log},
 		f.db, r, subscribers.NewSigner(key), func() digest.Conn { return relay.Open() })
-	ticker := local.New(local.Config{Params: web.EditionParams, Logger: log}, f.db, schedule.NewStore(f.db), digest.NewStore(f.db), sender)
+	ticker := local.New(local.Config{Logger: log}, f.db, schedule.NewStore(f.db), digest.NewStore(f.db), sender)
 	for _, at := range []string{"2026-11-26T21:00:00Z", "2026-11-26T22:00:00Z"} {
 		tm, _ := time.Parse(time.RFC3339, at)
 		f.clock.Set(tm)

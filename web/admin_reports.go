@@ -43,7 +43,7 @@ func (a *Admin) resolveReport(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiReports(w http.ResponseWriter, r *http.Request) {
 	list, err := a.stories.Reports(r.Context(), r.URL.Query().Get("all") == "1", 500)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	type item struct {
@@ -72,11 +72,11 @@ func (a *Admin) apiReports(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiResolveReport(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		a.apiError(w, r, fmt.Errorf("%w: report id %q", errNotFound, r.PathValue("id")))
+		a.error(w, r, fmt.Errorf("%w: report id %q", errNotFound, r.PathValue("id")))
 		return
 	}
 	if err := a.stories.ResolveReport(r.Context(), id); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "resolved": true})

@@ -91,11 +91,7 @@ func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
 	schedules := schedule.NewStore(db)
 	f.sched = schedule.New(schedule.Config{Logger: log, Now: clock.Now, Manual: true}, schedules,
 		func(ctx context.Context, run schedule.Run) error {
-			end := run.Due
-			if now := clock.Now(); end.After(now) {
-				end = now
-			}
-			e, err := store.Open(ctx, web.EditionParams(&run.Schedule, run.Date, end))
+			e, err := store.Open(ctx, run.EditionParams(clock.Now()))
 			if err != nil {
 				return err
 			}
@@ -561,7 +557,7 @@ func TestAdmin_SendNowAndControl(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := digest.NewStore(f.db).Open(ctx, web.EditionParams(sch, "2026-11-27", testsupport.Epoch))
+		e, err := digest.NewStore(f.db).Open(ctx, sch.EditionParams("2026-11-27", testsupport.Epoch))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -587,7 +583,7 @@ func TestAdmin_SendNowAndControl(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := digest.NewStore(f.db).Open(ctx, web.EditionParams(sch, "2026-11-27", testsupport.Epoch))
+		e, err := digest.NewStore(f.db).Open(ctx, sch.EditionParams("2026-11-27", testsupport.Epoch))
 		if err != nil {
 			t.Fatal(err)
 		}

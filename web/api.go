@@ -40,7 +40,7 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("GET /api/reports", a.apiReports)
 	h("POST /api/reports/{id}/resolve", a.apiResolveReport)
 	h("GET /api/local", a.apiLocal)
-	h("/api/", func(w http.ResponseWriter, r *http.Request) { a.apiError(w, r, errNotFound) })
+	h("/api/", func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) })
 }
 
 // api wraps an API handler: no token configured, no API; a request without
@@ -71,23 +71,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
-}
-
-func (a *Admin) apiError(w http.ResponseWriter, r *http.Request, err error) {
-	code, text := adminStatus(err)
-	if code == http.StatusInternalServerError {
-		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	body := map[string]any{"error": text}
-	var ie *digest.ImportError
-	if errors.As(err, &ie) {
-		var probs []string
-		for _, p := range ie.Problems {
-			probs = append(probs, p.String())
-		}
-		body["error"], body["problems"] = "nothing imported", probs
-	}
-	writeJSON(w, code, body)
 }
 
 // decode reads a JSON body strictly.
@@ -147,7 +130,7 @@ func nonZero(n int) int {
 func (a *Admin) apiSchedules(w http.ResponseWriter, r *http.Request) {
 	list, err := a.scheduleViews(r.Context())
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"schedules": list})
@@ -156,7 +139,7 @@ func (a *Admin) apiSchedules(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiSchedule(w http.ResponseWriter, r *http.Request) {
 	s, err := a.schedules.Get(r.Context(), r.PathValue("name"))
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.viewSchedule(*s))
@@ -165,7 +148,7 @@ func (a *Admin) apiSchedule(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiCreateSchedule(w http.ResponseWriter, r *http.Request) {
 	var in scheduleInput
 	if err := decode(r, &in); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	s := schedule.Schedule{Enabled: true}
@@ -175,7 +158,7 @@ func (a *Admin) apiCreateSchedule(w http.ResponseWriter, r *http.Request) {
 	in.apply(&s)
 	added, err := a.schedules.Add(r.Context(), s)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	a.changed(r.Context())
@@ -187,22 +170,22 @@ func (a *Admin) apiUpdateSchedule(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	s, err := a.schedules.Get(r.Context(), name)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	var in scheduleInput
 	if err := decode(r, &in); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	if in.Name != nil && *in.Name != name {
-		a.apiError(w, r, badInput("a schedule cannot be renamed (its editions refer to it)"))
+		a.error(w, r, badInput("a schedule cannot be renamed (its editions refer to it)"))
 		return
 	}
 	in.apply(s)
 	s, err = a.schedules.Update(r.Context(), name, *s)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	a.changed(r.Context())
@@ -212,7 +195,7 @@ func (a *Admin) apiUpdateSchedule(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) apiDeleteSchedule(w http.ResponseWriter, r *http.Request) {
 	if err := a.schedules.Remove(r.Context(), r.PathValue("name")); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	a.changed(r.Context())
@@ -223,7 +206,7 @@ func (a *Admin) apiToggleSchedule(enabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := a.schedules.SetEnabled(r.Context(), r.PathValue("name"), enabled)
 		if err != nil {
-			a.apiError(w, r, err)
+			a.error(w, r, err)
 			return
 		}
 		a.changed(r.Context())
@@ -234,7 +217,7 @@ func (a *Admin) apiToggleSchedule(enabled bool) http.HandlerFunc {
 func (a *Admin) apiRuns(w http.ResponseWriter, r *http.Request) {
 	runs, err := a.schedules.Runs(r.Context(), r.URL.Query().Get("status"), 200)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	if runs == nil {
@@ -252,12 +235,12 @@ type sendInput struct {
 func (a *Admin) apiSend(w http.ResponseWriter, r *http.Request) {
 	var in sendInput
 	if err := decode(r, &in); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	run, err := a.sendNow(r.Context(), in.Schedule, in.Date)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"schedule": run.Schedule.Name, "date": run.Date,
@@ -267,16 +250,16 @@ func (a *Admin) apiSend(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiSendTest(w http.ResponseWriter, r *http.Request) {
 	var in sendInput
 	if err := decode(r, &in); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	if err := a.sendTest(r.Context(), in.Schedule, in.Date, in.To); err != nil {
-		if code, _ := adminStatus(err); code >= 500 {
+		if statusOf(err) >= 500 {
 			a.log.Error("test mail failed", "err", err)
 			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "the mail could not be sent: " + err.Error()})
 			return
 		}
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"sent": in.To})
@@ -286,12 +269,12 @@ func (a *Admin) apiPreview(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	e, err := a.previewEdition(r.Context(), q.Get("schedule"), q.Get("date"))
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	html, text, subject, err := a.renderPreview(e)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	switch q.Get("format") {
@@ -306,7 +289,7 @@ func (a *Admin) apiPreview(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"schedule": e.Schedule, "date": e.Date, "status": e.Status,
 			"subject": subject, "html": string(html), "text": string(text)})
 	default:
-		a.apiError(w, r, badInput("format %q: want html, text or json", q.Get("format")))
+		a.error(w, r, badInput("format %q: want html, text or json", q.Get("format")))
 	}
 }
 
@@ -315,14 +298,14 @@ func (a *Admin) apiEditions(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			a.apiError(w, r, badInput("limit %q: want 1 to 500", v))
+			a.error(w, r, badInput("limit %q: want 1 to 500", v))
 			return
 		}
 		limit = n
 	}
 	list, err := a.recentEditions(r.Context(), limit)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"editions": list})
@@ -333,14 +316,14 @@ func (a *Admin) apiEdition(w http.ResponseWriter, r *http.Request) {
 	name, date := r.PathValue("schedule"), r.PathValue("date")
 	p, err := a.progressOf(ctx, name, date)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	out := map[string]any{"schedule": name, "date": date, "progress": p}
 	if e, err := a.stories.Edition(ctx, date, name); err == nil {
 		fails, err := digest.Failures(ctx, a.db.R, e.ID, 1000)
 		if err != nil {
-			a.apiError(w, r, err)
+			a.error(w, r, err)
 			return
 		}
 		if fails == nil {
@@ -348,7 +331,7 @@ func (a *Admin) apiEdition(w http.ResponseWriter, r *http.Request) {
 		}
 		v, err := a.viewOf(ctx, e)
 		if err != nil {
-			a.apiError(w, r, err)
+			a.error(w, r, err)
 			return
 		}
 		var titles []string
@@ -363,12 +346,12 @@ func (a *Admin) apiEdition(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiEditionAction(w http.ResponseWriter, r *http.Request) {
 	name, date := r.PathValue("schedule"), r.PathValue("date")
 	if err := a.control(r.Context(), name, date, r.PathValue("action")); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	p, err := a.progressOf(r.Context(), name, date)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
@@ -379,7 +362,7 @@ func (a *Admin) apiSubscribers(w http.ResponseWriter, r *http.Request) {
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
 	list, err := a.subs.Search(r.Context(), subscribers.SearchParams{Query: q.Get("q"), Status: subscribers.Status(q.Get("status")), AfterID: after, Limit: 500})
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	type sub struct {
@@ -398,23 +381,23 @@ func (a *Admin) apiSubscribers(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiSubscriberStatus(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		a.apiError(w, r, errNotFound)
+		a.error(w, r, errNotFound)
 		return
 	}
 	var in struct {
 		Status string `json:"status"`
 	}
 	if err := decode(r, &in); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	if err := a.subs.SetStatus(r.Context(), id, subscribers.Status(in.Status)); err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	s, err := a.subs.Find(r.Context(), id)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": s.ID, "email": s.Email, "name": s.Name, "status": s.Status})
@@ -423,7 +406,7 @@ func (a *Admin) apiSubscriberStatus(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiStories(w http.ResponseWriter, r *http.Request) {
 	list, err := a.stories.List(r.Context(), 100)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	out := []map[string]any{}
@@ -436,7 +419,7 @@ func (a *Admin) apiStories(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) apiImport(w http.ResponseWriter, r *http.Request) {
 	res, err := a.importFrom(r.Context(), r.Body)
 	if err != nil {
-		a.apiError(w, r, err)
+		a.error(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"new": res.New, "changed": res.Changed, "unchanged": res.Unchanged, "articles": res.Articles, "summary": res.String()})

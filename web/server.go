@@ -4,8 +4,6 @@
 package web
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -159,33 +157,5 @@ type message struct {
 	Heading, Text string
 	Error         bool
 }
-
-// error maps an error to a status and a page that leaks no internals.
-func (s *Server) error(w http.ResponseWriter, r *http.Request, err error) {
-	code, msg := http.StatusInternalServerError, message{Heading: "Internal error", Text: "Something went wrong on our side. Please try again later.", Error: true}
-	switch {
-	case errors.Is(err, subscribers.ErrInvalidToken):
-		code, msg = http.StatusBadRequest, message{Heading: "This link is not valid", Text: "The link is broken, was changed, or has expired. Use the link from your most recent email.", Error: true}
-	case errors.Is(err, subscribers.ErrNotFound):
-		code, msg = http.StatusNotFound, message{Heading: "Subscriber not found", Text: "This link belongs to an address that is no longer on our list.", Error: true}
-	case errors.Is(err, digest.ErrStoryNotFound):
-		code, msg = http.StatusNotFound, message{Heading: "Story not found", Text: "There is no story at this address.", Error: true}
-	case errors.Is(err, digest.ErrNoEdition), errors.Is(err, errNotFound):
-		code, msg = http.StatusNotFound, message{Heading: "Not found", Text: "There is nothing at this address.", Error: true}
-	case errors.Is(err, context.Canceled):
-		// The client went away: nobody to answer, nothing broken.
-		s.cfg.Logger.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path)
-		return
-	default:
-		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	t := s.pages["message"]
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	t.Execute(w, msg)
-}
-
-var errNotFound = errors.New("not found")
 
 func (s *Server) now() time.Time { return s.db.Now() }

@@ -7,9 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"database/sql"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/textproto"
@@ -25,9 +23,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"bothsides/digest"
+	"bothsides/internal/smtpsink"
 	"bothsides/mailer"
 	"bothsides/sample"
 	"bothsides/sqlite"
@@ -110,9 +107,9 @@ func runBench(ctx context.Context, a *app, o *benchOptions) error {
 	if err != nil {
 		return err
 	}
-	defer sink.close()
+	defer sink.Close()
 	fmt.Fprintf(a.stdout, "bench: %d-story edition, %d connections, SMTP sink on %s, GOMAXPROCS=%d\n",
-		o.Stories, a.cfg.Connections, sink.addr, runtime.GOMAXPROCS(0))
+		o.Stories, a.cfg.Connections, sink.Addr, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(a.stdout, "%11s %9s %14s %9s %6s %13s %11s %13s %11s\n", "subscribers", "msg bytes", "pipeline msg/s", "raw msg/s", "ratio",
 		"pipeline peak", "raw peak", "pipeline cpu", "raw cpu")
 	for _, n := range sizes {
@@ -130,7 +127,7 @@ func runBench(ctx context.Context, a *app, o *benchOptions) error {
 }
 
 // benchOnce builds a database of n subscribers and runs both senders.
-func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *sink, n int) (benchResult, error) {
+func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *smtpsink.Server, n int) (benchResult, error) {
 	res := benchResult{n: n}
 	dir, err := os.MkdirTemp("", "bothsides-bench-")
 	if err != nil {
@@ -185,7 +182,7 @@ func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *sink, n int) 
 			return res, err
 		}
 	}
-	relay, err := mailer.NewSMTP(mailer.Config{URL: "smtp://" + sink.addr + "?tls=none", DKIM: dk})
+	relay, err := mailer.NewSMTP(mailer.Config{URL: "smtp://" + sink.Addr + "?tls=none", DKIM: dk})
 	if err != nil {
 		return res, err
 	}
@@ -204,7 +201,7 @@ func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *sink, n int) 
 	res.size = len(msg)
 
 	settle()
-	sink.reset()
+	sink.Reset()
 	start, cpu := time.Now(), cpuTime()
 	var st digest.Stats
 	// Profile labels tell the phases apart in --cpuprofile (pprof -tagfocus).
@@ -214,23 +211,23 @@ func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *sink, n int) 
 	if err != nil {
 		return res, err
 	}
-	if st.Sent != n || sink.count() != int64(n) {
-		return res, fmt.Errorf("bench: pipeline sent %d, sink got %d, want %d", st.Sent, sink.count(), n)
+	if st.Sent != n || sink.Count() != n {
+		return res, fmt.Errorf("bench: pipeline sent %d, sink got %d, want %d", st.Sent, sink.Count(), n)
 	}
 
 	settle()
-	sink.reset()
+	sink.Reset()
 	start, cpu = time.Now(), cpuTime()
 	pprof.Do(ctx, pprof.Labels("phase", "raw"), func(ctx context.Context) {
-		err = rawSend(ctx, sink.addr, a.cfg.Connections, n, "digest@bench.example.com", msg)
+		err = rawSend(ctx, sink.Addr, a.cfg.Connections, n, "digest@bench.example.com", msg)
 	})
 	if err != nil {
 		return res, err
 	}
 	res.raw, res.rawCPU = time.Since(start), cpuTime()-cpu
 	res.rawPeak = peakRSS()
-	if sink.count() != int64(n) {
-		return res, fmt.Errorf("bench: raw client: sink got %d, want %d", sink.count(), n)
+	if sink.Count() != n {
+		return res, fmt.Errorf("bench: raw client: sink got %d, want %d", sink.Count(), n)
 	}
 	return res, nil
 }
@@ -374,43 +371,14 @@ func peakRSS() int64 {
 	return 0
 }
 
-// sink is an SMTP server on 127.0.0.1 that counts and discards messages.
-type sink struct {
-	addr     string
-	srv      *smtp.Server
-	messages atomic.Int64
-}
-
-func startSink() (*sink, error) {
-	s := &sink{}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return sinkSession{s}, nil }))
-	s.srv.Domain = "localhost"
-	s.srv.MaxMessageBytes = 10 << 20
-	s.srv.ReadTimeout = time.Minute
-	s.srv.WriteTimeout = time.Minute
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startSink starts an SMTP server on 127.0.0.1 that counts and discards
+// messages.
+func startSink() (*smtpsink.Server, error) {
+	s, err := smtpsink.Listen(smtpsink.Config{Timeout: time.Minute})
 	if err != nil {
 		return nil, err
 	}
-	s.addr = ln.Addr().String()
-	go s.srv.Serve(ln)
+	s.CountOnly = true
+	go s.Serve()
 	return s, nil
-}
-
-func (s *sink) reset()       { s.messages.Store(0) }
-func (s *sink) count() int64 { return s.messages.Load() }
-func (s *sink) close()       { s.srv.Close() }
-
-type sinkSession struct{ s *sink }
-
-func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (sinkSession) Reset()                               {}
-func (sinkSession) Logout() error                        { return nil }
-func (x sinkSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	x.s.messages.Add(1)
-	return nil
 }

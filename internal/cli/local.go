@@ -10,7 +10,6 @@ import (
 	"bothsides/local"
 	"bothsides/schedule"
 	"bothsides/sqlite"
-	"bothsides/web"
 )
 
 // startLocal starts the local-time ticker of `serve`: every minute it mails
@@ -21,7 +20,7 @@ func (a *app) startLocal(ctx context.Context, db *sqlite.DB, store *schedule.Sto
 	if err != nil {
 		return nil, err
 	}
-	t := local.New(local.Config{Grace: a.grace, Params: web.EditionParams, Logger: a.log},
+	t := local.New(local.Config{Grace: a.grace, Logger: a.log},
 		db, store, digest.NewStore(db), sender)
 	if err := t.Start(); err != nil {
 		return nil, err

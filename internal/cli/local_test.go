@@ -13,7 +13,6 @@ import (
 	"bothsides/local"
 	"bothsides/schedule"
 	"bothsides/subscribers"
-	"bothsides/web"
 )
 
 func TestScheduleCommands_Local(t *testing.T) {
@@ -84,7 +83,7 @@ func TestServe_Local(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ticker := local.New(local.Config{Params: web.EditionParams, Logger: f.a.log}, db, store, digest.NewStore(db), sender)
+	ticker := local.New(local.Config{Logger: f.a.log}, db, store, digest.NewStore(db), sender)
 	for _, at := range []time.Time{time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC), time.Date(2026, 11, 26, 22, 30, 0, 0, time.UTC)} {
 		f.clock.Set(at)
 		if _, err := ticker.Tick(ctx); err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"bothsides/digest"
 	"bothsides/schedule"
-	"bothsides/web"
 )
 
 // scheduleOptions are the flags of schedule add and schedule edit.
@@ -291,37 +290,29 @@ func (a *app) scheduleParams(ctx context.Context, name, date string) (digest.Ass
 	if err != nil {
 		return digest.AssembleParams{}, nil, fmt.Errorf("%w; see 'bothsides schedule list'", err)
 	}
-	spec, err := s.Parsed()
-	if err != nil {
-		return digest.AssembleParams{}, nil, err
-	}
-	now := a.now()
-	end := now
-	if date == "" {
-		date = now.In(spec.Location).Format(schedule.DateFormat)
-	} else {
+	if date != "" {
 		if _, err := parseDate(date); err != nil {
 			return digest.AssembleParams{}, nil, err
 		}
-		at, ok := spec.OnDate(date)
-		if !ok {
-			return digest.AssembleParams{}, nil, fmt.Errorf("schedule %s (%s) has no run on %s", s.Name, s.Spec, date)
-		}
-		if at.Before(now) {
-			end = at
-		}
 	}
-	return web.EditionParams(s, date, end), s, nil
+	now := a.now()
+	run, ok, err := s.RunOn(date, now)
+	if err != nil {
+		return digest.AssembleParams{}, nil, err
+	}
+	if date == "" {
+		run.Due, ok = now, true // today's edition, its window ending now
+	}
+	if !ok {
+		return digest.AssembleParams{}, nil, fmt.Errorf("schedule %s (%s) has no run on %s", s.Name, s.Spec, date)
+	}
+	return run.EditionParams(now), s, nil
 }
 
 // scheduledSend is the scheduler's job: it sends the run's edition, its
 // window ending at the run's due time (or now, if sent early).
 func (a *app) scheduledSend(ctx context.Context, r schedule.Run) error {
-	end := r.Due
-	if now := a.now(); end.After(now) {
-		end = now
-	}
-	stats, err := a.sendEdition(ctx, web.EditionParams(&r.Schedule, r.Date, end))
+	stats, err := a.sendEdition(ctx, r.EditionParams(a.now()))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package testsupport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -485,23 +486,13 @@ func (p *Postfix) Queue() string {
 // returns them; after 30 seconds it fails the test with Postfix's queue.
 func (p *Postfix) WaitMessages(tb testing.TB, n int) []Received {
 	tb.Helper()
-	s := p.Sink
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		arrived, got := s.arrived, len(s.msgs)
-		s.mu.Unlock()
-		if got >= n {
-			return s.Messages()
-		}
-		select {
-		case <-arrived:
-		case <-deadline.C:
-			tb.Fatalf("postfix: the sink has %d message(s) after 30s, want %d; queue:\n%s", got, n, p.Queue())
-			return nil
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := p.Sink.WaitAll(ctx, n)
+	if err != nil {
+		tb.Fatalf("postfix: the sink has %d message(s) after 30s, want %d; queue:\n%s", len(p.Sink.Messages()), n, p.Queue())
 	}
+	return msgs
 }
 
 // freeLoopbackAddr returns 127.0.0.1:port for a port free right now.

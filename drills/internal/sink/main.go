@@ -1,9 +1,10 @@
-// Command sink is the drills' SMTP sink: an SMTP server on 127.0.0.1 that
-// keeps nothing but reports, one line each on stdout, every connection
-// opened ("open") and closed ("close") and every message received ("msg ID
-// RCPT...", once its content is read and before the reply). With -ack it
-// answers 250 only after reading "ok ID" on stdin, so that the drill
-// decides what happens between a message's arrival and its reply.
+// Command sink is the drills' SMTP sink: an smtpsink.Server on 127.0.0.1
+// that keeps nothing but reports, one line each on stdout, every
+// connection opened ("open") and closed ("close") and every message
+// received ("msg ID RCPT...", once its content is read and before the
+// reply). With -ack it answers 250 only after reading "ok ID" on stdin, so
+// that the drill decides what happens between a message's arrival and its
+// reply.
 //
 // The drills build it without the race detector: thousands of messages
 // through a race-instrumented server in the test binary would take
@@ -15,13 +16,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/emersion/go-smtp"
+	"bothsides/internal/smtpsink"
 )
 
 type sink struct {
@@ -59,20 +58,9 @@ func (s *sink) acks(r io.Reader) {
 	os.Exit(0)
 }
 
-type session struct {
-	s  *sink
-	to []string
-}
-
-func (x *session) Reset()                                    { x.to = nil }
-func (x *session) Logout() error                             { return nil }
-func (x *session) Mail(string, *smtp.MailOptions) error      { return nil }
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error { x.to = append(x.to, to); return nil }
-func (x *session) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s := x.s
+// accepted reports a message and, with -ack, holds its reply until the
+// drill acknowledges it.
+func (s *sink) accepted(to []string) {
 	s.mu.Lock()
 	s.next++
 	id := s.next
@@ -82,58 +70,28 @@ func (x *session) Data(r io.Reader) error {
 		s.wait[id] = c
 	}
 	s.mu.Unlock()
-	s.emit("msg %d %s", id, strings.Join(x.to, " "))
+	s.emit("msg %d %s", id, strings.Join(to, " "))
 	if c != nil {
 		<-c
 	}
-	return nil
-}
-
-type countingListener struct {
-	net.Listener
-	s *sink
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.s.emit("open")
-	return &conn{Conn: c, s: l.s}, nil
-}
-
-type conn struct {
-	net.Conn
-	s    *sink
-	once sync.Once
-}
-
-func (c *conn) Close() error {
-	c.once.Do(func() { c.s.emit("close") })
-	return c.Conn.Close()
 }
 
 func main() {
 	ack := flag.Bool("ack", false, "reply 250 only after \"ok ID\" on stdin")
 	flag.Parse()
 	s := &sink{ack: *ack, out: bufio.NewWriter(os.Stdout), wait: map[int]chan struct{}{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	srv.MaxMessageBytes = 10 << 20
-	srv.MaxRecipients = 100
-	srv.ReadTimeout = 30 * time.Second
-	srv.WriteTimeout = 30 * time.Second
-	srv.ErrorLog = nopLogger{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := smtpsink.Listen(smtpsink.Config{ErrorLog: nopLogger{}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sink:", err)
 		os.Exit(1)
 	}
-	s.emit("addr %s", ln.Addr())
+	srv.CountOnly = true
+	srv.Accepted = s.accepted
+	srv.OnOpen = func() { s.emit("open") }
+	srv.OnClose = func() { s.emit("close") }
+	s.emit("addr %s", srv.Addr)
 	go s.acks(os.Stdin)
-	if err := srv.Serve(countingListener{Listener: ln, s: s}); err != nil {
+	if err := srv.Serve(); err != nil {
 		fmt.Fprintln(os.Stderr, "sink:", err)
 		os.Exit(1)
 	}
