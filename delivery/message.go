@@ -22,7 +22,8 @@ type editionMail struct {
 	domain      string
 }
 
-// markerValues are the personal parts, in the order of the markers.
+// numMarkers is how many personal parts a message has: name, address,
+// unsubscribe and preferences links, in the order of the markers.
 const numMarkers = 4
 
 func (s *Sender) newEditionMail(e *digest.Edition, r *digest.Rendered) (*editionMail, error) {

@@ -124,26 +124,26 @@ func (a *Admin) sendTest(ctx context.Context, name, date, addr string) error {
 
 // editionView is an edition with its delivery counts.
 type editionView struct {
-	ID           int64                `json:"id"`
-	Date         string               `json:"date"`
-	Schedule     string               `json:"schedule"`
-	Status       digest.EditionStatus `json:"status"`
-	Stories      int                  `json:"stories"`
-	Stats        delivery.Stats       `json:"-"`
-	Total        int                  `json:"total"`
-	Sent         int                  `json:"sent"`
-	Failed       int                  `json:"failed"`
-	Skipped      int                  `json:"skipped"`
-	Pending      int                  `json:"pending"`
-	Unsubscribed int                  `json:"unsubscribed"`
-	Done         int                  `json:"done"`
-	Percent      int                  `json:"percent"`
-	StartedAt    time.Time            `json:"started_at"`
-	FinishedAt   time.Time            `json:"finished_at"`
+	ID           int64          `json:"id"`
+	Date         string         `json:"date"`
+	Schedule     string         `json:"schedule"`
+	Status       string         `json:"status"`
+	Stories      int            `json:"stories"`
+	Stats        delivery.Stats `json:"-"`
+	Total        int            `json:"total"`
+	Sent         int            `json:"sent"`
+	Failed       int            `json:"failed"`
+	Skipped      int            `json:"skipped"`
+	Pending      int            `json:"pending"`
+	Unsubscribed int            `json:"unsubscribed"`
+	Done         int            `json:"done"`
+	Percent      int            `json:"percent"`
+	StartedAt    time.Time      `json:"started_at"`
+	FinishedAt   time.Time      `json:"finished_at"`
 }
 
 func (a *Admin) viewOf(ctx context.Context, e *digest.Edition) (editionView, error) {
-	v := editionView{ID: e.ID, Date: e.Date, Schedule: e.Schedule, Status: e.Status,
+	v := editionView{ID: e.ID, Date: e.Date, Schedule: e.Schedule, Status: string(e.Status),
 		Stories: len(e.Stories) + len(e.Blindspots), StartedAt: e.StartedAt, FinishedAt: e.FinishedAt}
 	var err error
 	if v.Stats, err = delivery.LedgerStats(ctx, a.db.R, e.ID); err != nil {

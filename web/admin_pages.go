@@ -440,8 +440,8 @@ func (a *Admin) progressOf(ctx context.Context, name, date string) (progressJSON
 	if err != nil {
 		return progressJSON{}, err
 	}
-	p := progressJSON{Status: string(v.Status), Total: v.Stats.Total, Sent: v.Stats.Sent, Failed: v.Stats.Failed,
-		Skipped: v.Stats.Skipped, Pending: v.Stats.Pending(), Done: v.Done, Percent: v.Percent, Live: a.live(name, date, v.Status)}
+	p := progressJSON{Status: v.Status, Total: v.Stats.Total, Sent: v.Stats.Sent, Failed: v.Stats.Failed,
+		Skipped: v.Stats.Skipped, Pending: v.Stats.Pending(), Done: v.Done, Percent: v.Percent, Live: a.live(name, date, digest.EditionStatus(v.Status))}
 	if rec, err := a.schedules.RunOf(ctx, name, date); err == nil && rec.Status == schedule.RunFailed {
 		p.Detail = rec.Detail
 	}
