@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/mailer"
 	"bothsides/sqlite"
@@ -80,7 +81,7 @@ type app struct {
 	envErr error
 	// registry holds the Prometheus metrics that serve exposes at /metrics.
 	registry *prometheus.Registry
-	metrics  *digest.Metrics
+	metrics  *delivery.Metrics
 	// showProgress makes sendEdition draw a progress bar or log progress.
 	showProgress bool
 }
@@ -167,7 +168,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 	a.deliveryEnv()
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.metrics = digest.NewMetrics(a.registry)
+	a.metrics = delivery.NewMetrics(a.registry)
 	return a
 }
 
@@ -394,15 +395,15 @@ func (a *app) signer(ctx context.Context, db *sqlite.DB) (*subscribers.Signer, e
 	return subscribers.NewSigner(key), nil
 }
 
-// mailCloser is a digest.Mailer that holds a connection.
+// mailCloser is a delivery.Mailer that holds a connection.
 type mailCloser interface {
-	digest.Mailer
+	delivery.Mailer
 	Close() error
 }
 
 var (
-	_ digest.Mailer = (*mailer.SMTP)(nil)
-	_ digest.Mailer = (*mailer.Outbox)(nil)
+	_ delivery.Mailer = (*mailer.SMTP)(nil)
+	_ delivery.Mailer = (*mailer.Outbox)(nil)
 )
 
 func (a *app) mailer() (mailCloser, string, error) {

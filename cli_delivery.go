@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"bothsides/digest"
+	"bothsides/delivery"
 	"bothsides/mailer"
 	"bothsides/sqlite"
 )
@@ -70,7 +70,7 @@ func (a *app) dkim() (*mailer.DKIM, error) {
 }
 
 // transport returns how a send opens its connections, and where they go.
-func (a *app) transport() (func() digest.Conn, string, error) {
+func (a *app) transport() (func() delivery.Conn, string, error) {
 	if a.cfg.Connections < 1 || a.cfg.Connections > 100 {
 		return nil, "", fmt.Errorf("%w: --connections %d: want 1 to 100", errUsage, a.cfg.Connections)
 	}
@@ -83,22 +83,22 @@ func (a *app) transport() (func() digest.Conn, string, error) {
 	}
 	if a.cfg.SMTP == "" {
 		o := &mailer.Outbox{Dir: a.cfg.Outbox, DKIM: d}
-		return func() digest.Conn { return o }, "outbox " + a.cfg.Outbox, nil
+		return func() delivery.Conn { return o }, "outbox " + a.cfg.Outbox, nil
 	}
 	relay, err := mailer.NewSMTP(mailer.Config{URL: a.cfg.SMTP, DKIM: d})
 	if err != nil {
 		return nil, "", err
 	}
-	return func() digest.Conn { return relay.Open() }, mailer.Redact(a.cfg.SMTP), nil
+	return func() delivery.Conn { return relay.Open() }, mailer.Redact(a.cfg.SMTP), nil
 }
 
 var (
-	_ digest.Conn = (*mailer.SMTP)(nil)
-	_ digest.Conn = (*mailer.Outbox)(nil)
+	_ delivery.Conn = (*mailer.SMTP)(nil)
+	_ delivery.Conn = (*mailer.Outbox)(nil)
 )
 
-// newSender wires a digest.Sender from the configuration.
-func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*digest.Sender, string, error) {
+// newSender wires a delivery.Sender from the configuration.
+func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*delivery.Sender, string, error) {
 	r, err := a.renderer()
 	if err != nil {
 		return nil, "", err
@@ -111,7 +111,7 @@ func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*digest.Sender, str
 	if err != nil {
 		return nil, "", err
 	}
-	s := digest.NewSender(digest.SenderConfig{
+	s := delivery.NewSender(delivery.Config{
 		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, BaseURL: a.cfg.BaseURL,
 		UnsubscribeMailto: a.cfg.UnsubscribeMailto,
 		Connections:       a.cfg.Connections,

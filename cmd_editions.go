@@ -5,12 +5,13 @@ import (
 	"flag"
 	"fmt"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/sqlite"
 )
 
 // editionStatusCommand makes `editions pause|resume|cancel DATE`.
-func editionStatusCommand(verb, status, summary, help string) *command {
+func editionStatusCommand(verb string, status digest.EditionStatus, summary, help string) *command {
 	return &command{
 		name:    "editions " + verb,
 		args:    "DATE",
@@ -27,12 +28,12 @@ func editionStatusCommand(verb, status, summary, help string) *command {
 			if err := digest.SetEditionStatus(ctx, db, e.ID, status); err != nil {
 				return fmt.Errorf("editions %s %s: %w", verb, args[0], err)
 			}
-			st, err := digest.LedgerStats(ctx, db.R, e.ID)
+			st, err := delivery.LedgerStats(ctx, db.R, e.ID)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "edition %s (%s): %s, %d sent, %d pending\n", e.Date, e.Schedule, status, st.Sent, st.Pending())
-			if status == "sending" {
+			if status == digest.EditionSending {
 				fmt.Fprintf(a.stdout, "run 'bothsides send --date %s' (or let serve's scheduler) send the rest\n", e.Date)
 			}
 			return nil
@@ -41,17 +42,17 @@ func editionStatusCommand(verb, status, summary, help string) *command {
 }
 
 var (
-	cmdEditionsPause = editionStatusCommand("pause", "paused",
+	cmdEditionsPause = editionStatusCommand("pause", digest.EditionPaused,
 		"pause an edition that is being sent",
 		`The sender stops between two messages (the one being written is withdrawn
 before its end and queued again); nothing more goes out until it is resumed.`)
-	cmdEditionsResume = editionStatusCommand("resume", "sending",
+	cmdEditionsResume = editionStatusCommand("resume", digest.EditionSending,
 		"resume a paused edition",
 		`Marks the edition as sending again, after an operator's pause or after the
 sender paused it because the relay refused every message. Then run send
 for the same date (or let serve's scheduler) to mail the rest: the ledger
 knows who has it already.`)
-	cmdEditionsCancel = editionStatusCommand("cancel", "cancelled",
+	cmdEditionsCancel = editionStatusCommand("cancel", digest.EditionCancelled,
 		"cancel an edition for good",
 		`Nothing more goes out; the deliveries made stay in the ledger. A cancelled
 edition cannot be resumed.`)

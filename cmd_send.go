@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/schedule"
 )
@@ -176,7 +177,7 @@ send resumes from the delivery ledger.`,
 		case errors.Is(err, context.Canceled):
 			fmt.Fprintf(a.stdout, "edition %s: interrupted with %d sent, %d pending; run the same command again to resume\n", p.Date, stats.Sent, stats.Pending())
 			return errQuiet
-		case errors.Is(err, digest.ErrPaused):
+		case errors.Is(err, delivery.ErrPaused):
 			fmt.Fprintf(a.stdout, "edition %s: stopped with %d sent, %d pending\n", p.Date, stats.Sent, stats.Pending())
 			return err
 		case err != nil:
@@ -191,29 +192,29 @@ send resumes from the delivery ledger.`,
 }
 
 // sendEdition opens (assembling if needed) and sends one edition.
-func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.Stats, error) {
+func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (delivery.Stats, error) {
 	db, err := a.openDB(ctx)
 	if err != nil {
-		return digest.Stats{}, err
+		return delivery.Stats{}, err
 	}
 	e, err := digest.NewStore(db).Open(ctx, p)
 	if err != nil {
-		return digest.Stats{}, err
+		return delivery.Stats{}, err
 	}
-	var current atomic.Pointer[digest.Sender]
+	var current atomic.Pointer[delivery.Sender]
 	if a.showProgress {
 		// Before the sender is made: on a terminal its log goes above the bar.
-		stop := a.watchProgress(e.Date, func() digest.Progress {
+		stop := a.watchProgress(e.Date, func() delivery.Progress {
 			if s := current.Load(); s != nil {
 				return s.Progress()
 			}
-			return digest.Progress{}
+			return delivery.Progress{}
 		})
 		defer stop()
 	}
 	sender, where, err := a.newSender(ctx, db)
 	if err != nil {
-		return digest.Stats{}, err
+		return delivery.Stats{}, err
 	}
 	current.Store(sender)
 	a.log.Info("sending edition", "date", e.Date, "stories", len(e.Stories), "via", where,
@@ -223,7 +224,7 @@ func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.
 	stats, err := sender.Send(ctx, e)
 	// The sender's own pause (the relay refused everything) is a failure of
 	// the run, not an admin's stop.
-	if errors.Is(err, digest.ErrPaused) && !errors.Is(err, digest.ErrRelayRefusing) {
+	if errors.Is(err, delivery.ErrPaused) && !errors.Is(err, delivery.ErrRelayRefusing) {
 		return stats, fmt.Errorf("%w: %w", schedule.ErrStopped, err)
 	}
 	return stats, err
@@ -253,7 +254,7 @@ the grace period) are listed with the status "missed".`,
 			if only != "" && e.Schedule != only {
 				continue
 			}
-			st, err := digest.LedgerStats(ctx, db.R, e.ID)
+			st, err := delivery.LedgerStats(ctx, db.R, e.ID)
 			if err != nil {
 				return err
 			}
@@ -286,7 +287,7 @@ var cmdEditionsShow = &command{
 		if err != nil {
 			return err
 		}
-		st, err := digest.LedgerStats(ctx, db.R, e.ID)
+		st, err := delivery.LedgerStats(ctx, db.R, e.ID)
 		if err != nil {
 			return err
 		}
@@ -306,14 +307,14 @@ var cmdEditionsShow = &command{
 			}
 			fmt.Fprintln(w, line)
 		}
-		ss, err := digest.EditionSendState(ctx, db.R, e.ID)
+		ss, err := delivery.EditionSendState(ctx, db.R, e.ID)
 		if err != nil {
 			return err
 		}
 		if ss.Sender != "" {
 			fmt.Fprintf(w, "being sent by %s\n", ss.Sender)
 		}
-		if e.Status == "paused" && ss.PauseReason != "" {
+		if e.Status == digest.EditionPaused && ss.PauseReason != "" {
 			fmt.Fprintf(w, "paused: %s\n", ss.PauseReason)
 		}
 		fmt.Fprintln(w, "stories:")
@@ -323,7 +324,7 @@ var cmdEditionsShow = &command{
 		for _, b := range e.Blindspots {
 			fmt.Fprintf(w, "  blindspot for the %s: %s (%s)\n", b.For, b.Story.Title, b.Story.ID)
 		}
-		fails, err := digest.Failures(ctx, db.R, e.ID, 100)
+		fails, err := delivery.Failures(ctx, db.R, e.ID, 100)
 		if err != nil {
 			return err
 		}
@@ -333,7 +334,7 @@ var cmdEditionsShow = &command{
 				fmt.Fprintf(w, "  %s\t%d attempts\t%s\n", f.Email, f.Attempts, f.LastReply)
 			}
 		}
-		retries, err := digest.Retries(ctx, db.R, e.ID, 100)
+		retries, err := delivery.Retries(ctx, db.R, e.ID, 100)
 		if err != nil {
 			return err
 		}
