@@ -38,11 +38,11 @@ type Edition struct {
 	// Extras are stories that did not make the edition, the best ranked
 	// of each topic: a reader who favours that topic gets one of them as
 	// well (see Variant). Frozen with the edition like the rest.
-	Extras      []Story   `json:"extras,omitempty"`
-	AssembledAt time.Time `json:"assembled_at"`
-	Status      string    `json:"-"`
-	StartedAt   time.Time `json:"-"`
-	FinishedAt  time.Time `json:"-"`
+	Extras      []Story       `json:"extras,omitempty"`
+	AssembledAt time.Time     `json:"assembled_at"`
+	Status      EditionStatus `json:"-"`
+	StartedAt   time.Time     `json:"-"`
+	FinishedAt  time.Time     `json:"-"`
 }
 
 // Blindspot is a story covered mostly by one side; For names the side whose
@@ -97,7 +97,7 @@ func (s *Store) Assemble(ctx context.Context, p AssembleParams) (*Edition, error
 		WindowStart: start, WindowEnd: end,
 		Stories: top, Blindspots: blind, Extras: extrasFor(ranked, top, blind),
 		AssembledAt: s.db.Now(),
-		Status:      "assembled",
+		Status:      EditionAssembled,
 	}, nil
 }
 
@@ -112,7 +112,7 @@ func (s *Store) Freeze(ctx context.Context, e *Edition) error {
 	now := sqlite.Time(s.db.Now())
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var id int64
-		var status string
+		var status EditionStatus
 		err := tx.QueryRowContext(ctx, `SELECT id, status FROM editions WHERE date = ? AND schedule = ?`,
 			e.Date, e.Schedule).Scan(&id, &status)
 		switch {
@@ -124,16 +124,16 @@ func (s *Store) Freeze(ctx context.Context, e *Edition) error {
 				return fmt.Errorf("save edition %s: %w", e.Date, err)
 			}
 			e.ID, err = res.LastInsertId()
-			e.Status = "assembled"
+			e.Status = EditionAssembled
 			return err
 		case err != nil:
 			return fmt.Errorf("look up edition %s: %w", e.Date, err)
-		case status != "assembled":
+		case status != EditionAssembled:
 			return fmt.Errorf("%s %s: %w", e.Schedule, e.Date, ErrEditionStarted)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE editions SET window_start = ?, window_end = ?, content = ?, created_at = ? WHERE id = ?`,
 			sqlite.Time(e.WindowStart), sqlite.Time(e.WindowEnd), string(content), now, id)
-		e.ID, e.Status = id, "assembled"
+		e.ID, e.Status = id, EditionAssembled
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrEditionStarted) {

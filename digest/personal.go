@@ -1,11 +1,8 @@
 package digest
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // MaxExtras bounds the stories an edition keeps for personal variants.
@@ -109,69 +106,13 @@ func (e *Edition) carries(id string) bool {
 		slices.ContainsFunc(e.Blindspots, func(b Blindspot) bool { return b.Story.ID == id })
 }
 
-// variantKey names a variant by its stories in order: readers with
-// different topics whose variants are the same share one rendering.
-func (e *Edition) variantKey() string {
+// VariantKey names a variant by its stories in order: readers with
+// different topics whose variants are the same can share one rendering.
+func (e *Edition) VariantKey() string {
 	var b strings.Builder
 	for _, s := range e.Stories {
 		b.WriteString(s.ID)
 		b.WriteByte(0)
 	}
 	return b.String()
-}
-
-// maxVariants bounds the renderings a send keeps; beyond it a variant is
-// rendered for its message and dropped (slow, but still the reader's own).
-const maxVariants = 1024
-
-// variants renders each distinct variant of an edition once per send and
-// keeps the MIME templates, keyed by the subscribers' stored topics (the
-// JSON text, so a message costs a map lookup) and by the variant itself.
-type variants struct {
-	mu       sync.Mutex
-	base     *editionMail
-	byTopics map[string]*editionMail
-	byKey    map[string]*editionMail
-}
-
-func newVariants(base *editionMail, e *Edition) *variants {
-	v := &variants{base: base, byTopics: map[string]*editionMail{"": base, "[]": base}, byKey: map[string]*editionMail{}}
-	v.byKey[e.variantKey()] = base
-	return v
-}
-
-// mailFor returns the encoded mail for a subscriber whose topics column
-// holds topics.
-func (r *run) mailFor(topics string) (*editionMail, error) {
-	vs := r.variants
-	vs.mu.Lock()
-	defer vs.mu.Unlock()
-	if m, ok := vs.byTopics[topics]; ok {
-		return m, nil
-	}
-	var list []string
-	if err := json.Unmarshal([]byte(topics), &list); err != nil {
-		// Unreadable preferences must not cost the reader their digest.
-		r.log.Warn("subscriber topics unreadable; sending the edition as is", "err", err)
-		return vs.base, nil
-	}
-	v := r.e.Variant(list)
-	key := v.variantKey()
-	m, ok := vs.byKey[key]
-	if !ok {
-		rendered, err := r.s.render.Render(v)
-		if err != nil {
-			return nil, fmt.Errorf("render variant: %w", err)
-		}
-		if m, err = r.s.newEditionMail(v, rendered); err != nil {
-			return nil, err
-		}
-		if len(vs.byKey) < maxVariants {
-			vs.byKey[key] = m
-		}
-	}
-	if len(vs.byTopics) < 16*maxVariants {
-		vs.byTopics[topics] = m
-	}
-	return m, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/mailer"
@@ -243,11 +244,11 @@ func TestDrill_SMTPFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	sender := digest.NewSender(digest.SenderConfig{
+	sender := delivery.NewSender(delivery.Config{
 		From: "Both Sides <digest@news.example.com>", BaseURL: "https://news.example.com",
 		Connections: connections, MaxAttempts: maxAttempts, RetryBase: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-	}, p.db, p.render, p.signer, func() digest.Conn { return relay.Open() })
+	}, p.db, p.render, p.signer, func() delivery.Conn { return relay.Open() })
 	var waits []time.Duration
 	sender.Sleep = func(ctx context.Context, d time.Duration) error {
 		waits = append(waits, d)

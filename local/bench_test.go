@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/local"
@@ -66,8 +67,8 @@ func benchTick(b *testing.B, zones []string) {
 	}
 	insert := time.Since(start)
 	ticker := local.New(local.Config{Logger: quiet()}, db, sched, digest.NewStore(db),
-		digest.NewSender(digest.SenderConfig{From: "digest@news.example.com", BaseURL: "https://news.example.com", Logger: quiet()},
-			db, nil, subscribers.NewSigner([]byte("k")), func() digest.Conn { return &mailer.Outbox{Dir: b.TempDir()} }))
+		delivery.NewSender(delivery.Config{From: "digest@news.example.com", BaseURL: "https://news.example.com", Logger: quiet()},
+			db, nil, subscribers.NewSigner([]byte("k")), func() delivery.Conn { return &mailer.Outbox{Dir: b.TempDir()} }))
 	start = time.Now()
 	if _, err := ticker.Tick(ctx); err != nil {
 		b.Fatal(err)

@@ -2,7 +2,7 @@
 // that day's edition at 07:00 in their own time zone. It keeps an index of
 // when each subscriber is next due (the local_due table), and a ticker that
 // every minute hands the due subscribers to the delivery ledger of their
-// local date's edition and sends them through digest.Sender.
+// local date's edition and sends them through delivery.Sender.
 package local
 
 import (

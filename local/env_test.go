@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/local"
@@ -107,8 +108,8 @@ func (e *env) newTicker() *local.Ticker {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sender := digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@news.example.com>", BaseURL: "https://news.example.com",
-		Connections: 2, Logger: quiet()}, e.db, r, subscribers.NewSigner(key), func() digest.Conn { return relay.Open() })
+	sender := delivery.NewSender(delivery.Config{From: "Both Sides <digest@news.example.com>", BaseURL: "https://news.example.com",
+		Connections: 2, Logger: quiet()}, e.db, r, subscribers.NewSigner(key), func() delivery.Conn { return relay.Open() })
 	return local.New(local.Config{Logger: quiet(), Batch: 7}, e.db, e.sched, digest.NewStore(e.db), sender)
 }
 
@@ -164,8 +165,8 @@ func (e *env) runUntil(end time.Time, step time.Duration) {
 	}
 }
 
-// delivery is one message the SMTP server received.
-type delivery struct {
+// received is one message the SMTP server received.
+type received struct {
 	to      string
 	at      time.Time // the message's Date: when the test clock sent it
 	edition string    // the edition's date, from Feedback-ID
@@ -173,9 +174,9 @@ type delivery struct {
 	mail    *testsupport.Mail
 }
 
-func (e *env) deliveries() []delivery {
+func (e *env) deliveries() []received {
 	e.t.Helper()
-	var out []delivery
+	var out []received
 	for _, m := range e.srv.Messages() {
 		pm, err := testsupport.ParseMail(m.Data)
 		if err != nil {
@@ -188,7 +189,7 @@ func (e *env) deliveries() []delivery {
 		fb := pm.Header.Get("Feedback-ID")
 		date, _, _ := strings.Cut(fb, ":")
 		for _, to := range m.To {
-			out = append(out, delivery{to: to, at: at, edition: date, subject: testsupport.DecodeHeader(pm.Header.Get("Subject")), mail: pm})
+			out = append(out, received{to: to, at: at, edition: date, subject: testsupport.DecodeHeader(pm.Header.Get("Subject")), mail: pm})
 		}
 	}
 	return out

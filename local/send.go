@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/schedule"
 	"bothsides/sqlite"
@@ -176,9 +177,9 @@ func (t *Ticker) dispatch(e *digest.Edition) {
 		err := t.send(t.ctx, e)
 		switch {
 		case err == nil, t.ctx.Err() != nil:
-		case errors.Is(err, digest.ErrPaused):
+		case errors.Is(err, delivery.ErrPaused):
 			t.cfg.Logger.Warn("local edition stopped", "schedule", e.Schedule, "date", e.Date, "err", err)
-		case errors.Is(err, digest.ErrLeased):
+		case errors.Is(err, delivery.ErrLeased):
 			t.cfg.Logger.Info("local edition is being sent by another process", "schedule", e.Schedule, "date", e.Date)
 		default:
 			t.cfg.Logger.Error("local edition send", "schedule", e.Schedule, "date", e.Date, "err", err)

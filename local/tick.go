@@ -10,10 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/schedule"
 	"bothsides/sqlite"
-	"bothsides/subscribers"
 )
 
 // Config configures a Ticker. Zero values take the defaults noted.
@@ -37,7 +37,7 @@ type Ticker struct {
 	db        *sqlite.DB
 	schedules *schedule.Store
 	stories   *digest.Store
-	sender    *digest.Sender
+	sender    *delivery.Sender
 
 	locMu sync.Mutex
 	locs  map[string]*time.Location // nil: unknown zone
@@ -55,7 +55,7 @@ type Ticker struct {
 
 // New returns a ticker. It takes over sender's Sleep so that a send
 // waiting for a retry wakes up when new subscribers are queued.
-func New(cfg Config, db *sqlite.DB, schedules *schedule.Store, stories *digest.Store, sender *digest.Sender) *Ticker {
+func New(cfg Config, db *sqlite.DB, schedules *schedule.Store, stories *digest.Store, sender *delivery.Sender) *Ticker {
 	if cfg.Grace <= 0 {
 		cfg.Grace = 6 * time.Hour
 	}
@@ -254,20 +254,18 @@ const dueQuery = `SELECT subscriber_id, zone, minute, due_at, local_date FROM lo
 func (t *Ticker) hand(ctx context.Context, tx *sql.Tx, ls localSchedule, batch []due, editions map[string]*digest.Edition,
 	now, since time.Time, res *Result, touched *[]*digest.Edition) error {
 	nowS := sqlite.Time(now)
-	insert, err := tx.PrepareContext(ctx, `INSERT INTO deliveries (edition_id, subscriber_id, status, zone, created_at, updated_at)
-		SELECT ?, id, 'queued', ?, ?, ? FROM subscribers WHERE id = ? AND `+subscribers.Mailable+`
-		ON CONFLICT DO NOTHING`)
+	queue, err := delivery.PrepareQueue(ctx, tx)
 	if err != nil {
 		return err
 	}
-	defer insert.Close()
+	defer queue.Close()
 	advance, err := tx.PrepareContext(ctx, `UPDATE local_due SET due_at = ?, local_date = ?
 		WHERE subscriber_id = ? AND schedule_id = ? AND due_at = ?`)
 	if err != nil {
 		return err
 	}
 	defer advance.Close()
-	status := map[int64]string{}
+	status := map[int64]digest.EditionStatus{}
 	queued := map[int64]int{}
 	// Rows of one zone, time and date advance alike: compute it once.
 	type nextKey struct {
@@ -296,15 +294,15 @@ func (t *Ticker) hand(ctx context.Context, tx *sql.Tx, ls localSchedule, batch [
 				}
 				status[e.ID] = st
 			}
-			if st == "cancelled" {
+			if st == digest.EditionCancelled {
 				r.Skipped++
 				break
 			}
-			x, err := insert.ExecContext(ctx, e.ID, d.zone, nowS, nowS, d.subscriberID, nowS)
+			added, err := queue.Add(ctx, e.ID, d.subscriberID, d.zone, now)
 			if err != nil {
-				return fmt.Errorf("queue delivery %d: %w", d.subscriberID, err)
+				return err
 			}
-			if n, _ := x.RowsAffected(); n == 1 {
+			if added {
 				r.Queued++
 				queued[e.ID]++
 			} else {

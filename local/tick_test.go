@@ -375,7 +375,7 @@ func TestTicker_LastZoneSkipped(t *testing.T) {
 	if _, err := e.subs.Pause(ctx, berlin, 1); err != nil {
 		t.Fatal(err)
 	}
-	status := func() string {
+	status := func() digest.EditionStatus {
 		ed, err := digest.NewStore(e.db).Edition(ctx, "2026-11-27", "morning")
 		if err != nil {
 			t.Fatal(err)

@@ -48,8 +48,16 @@ func (st Status) Valid() bool {
 //
 //	SELECT id FROM subscribers WHERE `+subscribers.Mailable, sqlite.Time(now)
 //
-// Every query that picks an audience must use it.
-const Mailable = `status = 'active' AND (paused_until IS NULL OR paused_until <= ?)`
+// Every query that picks an audience must use it, or MailableAt.
+const Mailable = mailableBefore + `?)`
+
+// mailableBefore is the Mailable condition up to its argument.
+const mailableBefore = `status = 'active' AND (paused_until IS NULL OR paused_until <= `
+
+// MailableAt is the Mailable condition with its argument, the moment, given
+// as the SQL parameter param instead of "?": a numbered parameter such as
+// "?4" for a statement that uses the moment more than once.
+func MailableAt(param string) string { return mailableBefore + param + ")" }
 
 // Errors the store returns for expected cases.
 var (

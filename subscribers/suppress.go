@@ -169,13 +169,3 @@ func (s *Store) Erase(ctx context.Context, email string) (EraseResult, error) {
 	}
 	return res, nil
 }
-
-// SuppressionCount returns the number of addresses on the suppression list.
-func (s *Store) SuppressionCount(ctx context.Context) (int, error) {
-	var n int
-	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM suppressions`).Scan(&n)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("count suppressions: %w", err)
-	}
-	return n, nil
-}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/schedule"
 	"bothsides/sqlite"
@@ -47,11 +48,11 @@ func (a *Admin) sendNow(ctx context.Context, name, date string) (schedule.Run, e
 	}
 	if e, err := a.stories.Edition(ctx, r.Date, name); err == nil {
 		switch e.Status {
-		case "sent":
+		case digest.EditionSent:
 			return r, conflict("the %s edition of %s was sent already", name, r.Date)
-		case "cancelled":
+		case digest.EditionCancelled:
 			return r, conflict("the %s edition of %s was cancelled", name, r.Date)
-		case "paused":
+		case digest.EditionPaused:
 			return r, conflict("the %s edition of %s is paused; resume it instead", name, r.Date)
 		}
 	}
@@ -112,29 +113,29 @@ func (a *Admin) sendTest(ctx context.Context, name, date, addr string) error {
 
 // editionView is an edition with its delivery counts.
 type editionView struct {
-	ID           int64        `json:"id"`
-	Date         string       `json:"date"`
-	Schedule     string       `json:"schedule"`
-	Status       string       `json:"status"`
-	Stories      int          `json:"stories"`
-	Stats        digest.Stats `json:"-"`
-	Total        int          `json:"total"`
-	Sent         int          `json:"sent"`
-	Failed       int          `json:"failed"`
-	Skipped      int          `json:"skipped"`
-	Pending      int          `json:"pending"`
-	Unsubscribed int          `json:"unsubscribed"`
-	Done         int          `json:"done"`
-	Percent      int          `json:"percent"`
-	StartedAt    time.Time    `json:"started_at"`
-	FinishedAt   time.Time    `json:"finished_at"`
+	ID           int64          `json:"id"`
+	Date         string         `json:"date"`
+	Schedule     string         `json:"schedule"`
+	Status       string         `json:"status"`
+	Stories      int            `json:"stories"`
+	Stats        delivery.Stats `json:"-"`
+	Total        int            `json:"total"`
+	Sent         int            `json:"sent"`
+	Failed       int            `json:"failed"`
+	Skipped      int            `json:"skipped"`
+	Pending      int            `json:"pending"`
+	Unsubscribed int            `json:"unsubscribed"`
+	Done         int            `json:"done"`
+	Percent      int            `json:"percent"`
+	StartedAt    time.Time      `json:"started_at"`
+	FinishedAt   time.Time      `json:"finished_at"`
 }
 
 func (a *Admin) viewOf(ctx context.Context, e *digest.Edition) (editionView, error) {
-	v := editionView{ID: e.ID, Date: e.Date, Schedule: e.Schedule, Status: e.Status,
+	v := editionView{ID: e.ID, Date: e.Date, Schedule: e.Schedule, Status: string(e.Status),
 		Stories: len(e.Stories) + len(e.Blindspots), StartedAt: e.StartedAt, FinishedAt: e.FinishedAt}
 	var err error
-	if v.Stats, err = digest.LedgerStats(ctx, a.db.R, e.ID); err != nil {
+	if v.Stats, err = delivery.LedgerStats(ctx, a.db.R, e.ID); err != nil {
 		return v, err
 	}
 	if v.Unsubscribed, err = unsubscribedAfter(ctx, a.db, e.ID); err != nil {
@@ -206,11 +207,11 @@ func (a *Admin) control(ctx context.Context, name, date, action string) error {
 	}
 	switch action {
 	case "pause":
-		err = digest.SetEditionStatus(ctx, a.db, e.ID, "paused")
+		err = digest.SetEditionStatus(ctx, a.db, e.ID, digest.EditionPaused)
 	case "cancel":
-		err = digest.SetEditionStatus(ctx, a.db, e.ID, "cancelled")
+		err = digest.SetEditionStatus(ctx, a.db, e.ID, digest.EditionCancelled)
 	case "resume":
-		if err = digest.SetEditionStatus(ctx, a.db, e.ID, "sending"); err != nil {
+		if err = digest.SetEditionStatus(ctx, a.db, e.ID, digest.EditionSending); err != nil {
 			return err
 		}
 		r, rerr := a.runFor(ctx, name, date)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/schedule"
 )
@@ -35,7 +36,7 @@ func (a *Admin) editionPage(w http.ResponseWriter, r *http.Request) {
 			a.error(w, r, err)
 			return
 		}
-		fails, err := digest.Failures(ctx, a.db.R, e.ID, 200)
+		fails, err := delivery.Failures(ctx, a.db.R, e.ID, 200)
 		if err != nil {
 			a.error(w, r, err)
 			return
@@ -49,7 +50,7 @@ func (a *Admin) editionPage(w http.ResponseWriter, r *http.Request) {
 	// A run that was missed or failed before its edition was assembled,
 	// or an edition that never started, can be sent from here.
 	live, _ := data["Live"].(bool)
-	data["CanSend"] = !live && (e == nil || e.Status == "assembled")
+	data["CanSend"] = !live && (e == nil || e.Status == digest.EditionAssembled)
 	a.render(w, r, http.StatusOK, "edition", data)
 }
 
@@ -71,8 +72,8 @@ type progressJSON struct {
 
 // live reports whether the edition of name on date is being sent by this
 // process or is marked as sending.
-func (a *Admin) live(name, date, status string) bool {
-	if status == "sending" {
+func (a *Admin) live(name, date string, status digest.EditionStatus) bool {
+	if status == digest.EditionSending {
 		return true
 	}
 	r, busy := a.sched.Running()[name]
@@ -98,7 +99,7 @@ func (a *Admin) progressOf(ctx context.Context, name, date string) (progressJSON
 		return progressJSON{}, err
 	}
 	p := progressJSON{Status: v.Status, Total: v.Stats.Total, Sent: v.Stats.Sent, Failed: v.Stats.Failed,
-		Skipped: v.Stats.Skipped, Pending: v.Stats.Pending(), Done: v.Done, Percent: v.Percent, Live: a.live(name, date, v.Status)}
+		Skipped: v.Stats.Skipped, Pending: v.Stats.Pending(), Done: v.Done, Percent: v.Percent, Live: a.live(name, date, digest.EditionStatus(v.Status))}
 	if rec, err := a.schedules.RunOf(ctx, name, date); err == nil && rec.Status == schedule.RunFailed {
 		p.Detail = rec.Detail
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/local"
 	"bothsides/mailer"
@@ -57,8 +58,8 @@ func TestAdmin_Local(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sender := digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@example.com>", BaseURL: "http://127.0.0.1", Logger: log},
-		f.db, r, subscribers.NewSigner(key), func() digest.Conn { return relay.Open() })
+	sender := delivery.NewSender(delivery.Config{From: "Both Sides <digest@example.com>", BaseURL: "http://127.0.0.1", Logger: log},
+		f.db, r, subscribers.NewSigner(key), func() delivery.Conn { return relay.Open() })
 	ticker := local.New(local.Config{Logger: log}, f.db, schedule.NewStore(f.db), digest.NewStore(f.db), sender)
 	for _, at := range []string{"2026-11-26T21:00:00Z", "2026-11-26T22:00:00Z"} {
 		tm, _ := time.Parse(time.RFC3339, at)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/mailer"
@@ -100,8 +101,8 @@ func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
 				return err
 			}
 			defer m.Close()
-			_, err = digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@example.com>", BaseURL: "http://127.0.0.1", Logger: log},
-				db, r, signer, func() digest.Conn { return m.Open() }).Send(ctx, e)
+			_, err = delivery.NewSender(delivery.Config{From: "Both Sides <digest@example.com>", BaseURL: "http://127.0.0.1", Logger: log},
+				db, r, signer, func() delivery.Conn { return m.Open() }).Send(ctx, e)
 			return err
 		})
 	t.Cleanup(func() { f.sched.Stop(context.Background()) })
@@ -562,7 +563,7 @@ func TestAdmin_SendNowAndControl(t *testing.T) {
 			t.Fatal(err)
 		}
 		// It started (its audience frozen) and was paused before any mail.
-		if _, err := digest.NewSender(digest.SenderConfig{From: "d@example.com", BaseURL: "http://127.0.0.1"}, f.db, nil, nil, nil).Start(ctx, e); err != nil {
+		if _, err := delivery.NewSender(delivery.Config{From: "d@example.com", BaseURL: "http://127.0.0.1"}, f.db, nil, nil, nil).Start(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		f.db.W.Exec(`UPDATE editions SET status = 'paused' WHERE id = ?`, e.ID)

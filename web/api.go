@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"bothsides/digest"
+	"bothsides/delivery"
 	"bothsides/schedule"
 	"bothsides/subscribers"
 )
@@ -321,13 +321,13 @@ func (a *Admin) apiEdition(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"schedule": name, "date": date, "progress": p}
 	if e, err := a.stories.Edition(ctx, date, name); err == nil {
-		fails, err := digest.Failures(ctx, a.db.R, e.ID, 1000)
+		fails, err := delivery.Failures(ctx, a.db.R, e.ID, 1000)
 		if err != nil {
 			a.error(w, r, err)
 			return
 		}
 		if fails == nil {
-			fails = []digest.Failure{}
+			fails = []delivery.Failure{}
 		}
 		v, err := a.viewOf(ctx, e)
 		if err != nil {

@@ -22,7 +22,7 @@ type editionItem struct {
 // mailed reports whether an edition has gone out: the archive shows only
 // those, never one assembled and waiting.
 func mailed(e *digest.Edition) bool {
-	return e.Status != "assembled" && !e.StartedAt.IsZero()
+	return e.Status != digest.EditionAssembled && !e.StartedAt.IsZero()
 }
 
 func longDate(date string) string {

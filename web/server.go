@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/sqlite"
 	"bothsides/subscribers"
@@ -27,7 +28,7 @@ type Config struct {
 	// Mailer sends the sign-up mails (confirmation, already subscribed)
 	// through the same path as the digest. Without it the sign-up form
 	// answers 503.
-	Mailer        digest.Mailer
+	Mailer        delivery.Mailer
 	From, ReplyTo string
 	PostalAddress string
 	// UnsubscribeMailto, when set (mailto:unsubscribe@example.com), is

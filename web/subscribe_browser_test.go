@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/subscribers"
@@ -112,7 +113,7 @@ func TestSubscriber_Browser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := digest.NewSender(digest.SenderConfig{From: "Both Sides <digest@bothsides.example>", BaseURL: f.url}, f.db, r, f.signer, func() digest.Conn { return f.m.Open() }).Send(ctx, e)
+	stats, err := delivery.NewSender(delivery.Config{From: "Both Sides <digest@bothsides.example>", BaseURL: f.url}, f.db, r, f.signer, func() delivery.Conn { return f.m.Open() }).Send(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}

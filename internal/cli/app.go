@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/mailer"
 	"bothsides/sqlite"
@@ -44,7 +45,7 @@ type app struct {
 	given    map[string]bool
 	// registry holds the Prometheus metrics that serve exposes at /metrics.
 	registry *prometheus.Registry
-	metrics  *digest.Metrics
+	metrics  *delivery.Metrics
 	// showProgress makes sendEdition draw a progress bar or log progress.
 	showProgress bool
 }
@@ -61,7 +62,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 	_ = loadEnv(fs, settings, nil, getenv)
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.metrics = digest.NewMetrics(a.registry)
+	a.metrics = delivery.NewMetrics(a.registry)
 	return a
 }
 
@@ -101,15 +102,15 @@ func (a *app) signer(ctx context.Context, db *sqlite.DB) (*subscribers.Signer, e
 	return subscribers.NewSigner(key), nil
 }
 
-// mailCloser is a digest.Mailer that holds a connection.
+// mailCloser is a delivery.Mailer that holds a connection.
 type mailCloser interface {
-	digest.Mailer
+	delivery.Mailer
 	Close() error
 }
 
 var (
-	_ digest.Mailer = (*mailer.SMTP)(nil)
-	_ digest.Mailer = (*mailer.Outbox)(nil)
+	_ delivery.Mailer = (*mailer.SMTP)(nil)
+	_ delivery.Mailer = (*mailer.Outbox)(nil)
 )
 
 func (a *app) mailer() (mailCloser, string, error) {
@@ -153,7 +154,7 @@ func (a *app) dkim() (*mailer.DKIM, error) {
 }
 
 // transport returns how a send opens its connections, and where they go.
-func (a *app) transport() (func() digest.Conn, string, error) {
+func (a *app) transport() (func() delivery.Conn, string, error) {
 	if a.cfg.Connections < 1 || a.cfg.Connections > 100 {
 		return nil, "", fmt.Errorf("%w: --connections %d: want 1 to 100", errUsage, a.cfg.Connections)
 	}
@@ -166,22 +167,22 @@ func (a *app) transport() (func() digest.Conn, string, error) {
 	}
 	if a.cfg.SMTP == "" {
 		o := &mailer.Outbox{Dir: a.cfg.Outbox, DKIM: d}
-		return func() digest.Conn { return o }, "outbox " + a.cfg.Outbox, nil
+		return func() delivery.Conn { return o }, "outbox " + a.cfg.Outbox, nil
 	}
 	relay, err := mailer.NewSMTP(mailer.Config{URL: a.cfg.SMTP, DKIM: d})
 	if err != nil {
 		return nil, "", err
 	}
-	return func() digest.Conn { return relay.Open() }, mailer.Redact(a.cfg.SMTP), nil
+	return func() delivery.Conn { return relay.Open() }, mailer.Redact(a.cfg.SMTP), nil
 }
 
 var (
-	_ digest.Conn = (*mailer.SMTP)(nil)
-	_ digest.Conn = (*mailer.Outbox)(nil)
+	_ delivery.Conn = (*mailer.SMTP)(nil)
+	_ delivery.Conn = (*mailer.Outbox)(nil)
 )
 
-// newSender wires a digest.Sender from the configuration.
-func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*digest.Sender, string, error) {
+// newSender wires a delivery.Sender from the configuration.
+func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*delivery.Sender, string, error) {
 	r, err := a.renderer()
 	if err != nil {
 		return nil, "", err
@@ -194,7 +195,7 @@ func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*digest.Sender, str
 	if err != nil {
 		return nil, "", err
 	}
-	s := digest.NewSender(digest.SenderConfig{
+	s := delivery.NewSender(delivery.Config{
 		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, BaseURL: a.cfg.BaseURL,
 		UnsubscribeMailto: a.cfg.UnsubscribeMailto,
 		Connections:       a.cfg.Connections,

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/smtpsink"
 	"bothsides/mailer"
@@ -187,11 +188,11 @@ func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *smtpsink.Serv
 		return res, err
 	}
 	const from = "Both Sides <digest@bench.example.com>"
-	sender := digest.NewSender(digest.SenderConfig{
+	sender := delivery.NewSender(delivery.Config{
 		From: from, BaseURL: "https://bench.example.com",
 		Connections: a.cfg.Connections, Rate: a.cfg.Rate,
 		Logger: slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}, db, r, subscribers.NewSigner(key), func() digest.Conn { return relay.Open() })
+	}, db, r, subscribers.NewSigner(key), func() delivery.Conn { return relay.Open() })
 
 	// The raw client's message: one subscriber's copy of the same edition.
 	msg, err := benchMessage(r, e, from)
@@ -203,7 +204,7 @@ func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *smtpsink.Serv
 	settle()
 	sink.Reset()
 	start, cpu := time.Now(), cpuTime()
-	var st digest.Stats
+	var st delivery.Stats
 	// Profile labels tell the phases apart in --cpuprofile (pprof -tagfocus).
 	pprof.Do(ctx, pprof.Labels("phase", "pipeline"), func(ctx context.Context) { st, err = sender.Send(ctx, e) })
 	res.pipeline, res.pipelineCPU = time.Since(start), cpuTime()-cpu

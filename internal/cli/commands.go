@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+
+	"bothsides/digest"
 )
 
 var (
@@ -41,17 +43,17 @@ func commands() []*command {
 		subscribersExportCommand(), subscribersRemoveCommand(), subscribersShowCommand(),
 		previewCommand(), sendCommand(),
 		editionsListCommand(), editionsShowCommand(),
-		editionStatusCommand("pause", "paused",
+		editionStatusCommand("pause", digest.EditionPaused,
 			"pause an edition that is being sent",
 			`The sender stops between two messages (the one being written is withdrawn
 before its end and queued again); nothing more goes out until it is resumed.`),
-		editionStatusCommand("resume", "sending",
+		editionStatusCommand("resume", digest.EditionSending,
 			"resume a paused edition",
 			`Marks the edition as sending again, after an operator's pause or after the
 sender paused it because the relay refused every message. Then run send
 for the same date (or let serve's scheduler) to mail the rest: the ledger
 knows who has it already.`),
-		editionStatusCommand("cancel", "cancelled",
+		editionStatusCommand("cancel", digest.EditionCancelled,
 			"cancel an edition for good",
 			`Nothing more goes out; the deliveries made stay in the ledger. A cancelled
 edition cannot be resumed.`),

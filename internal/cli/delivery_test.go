@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/mailer"
@@ -256,14 +257,14 @@ func TestServe_Metrics(t *testing.T) {
 
 func TestProgressBar(t *testing.T) {
 	for _, tc := range []struct {
-		p    digest.Progress
+		p    delivery.Progress
 		want string
 	}{
-		{digest.Progress{Total: 200, Sent: 50, Failed: 2, Pending: 148, SentNow: 50, Elapsed: 10 * time.Second},
+		{delivery.Progress{Total: 200, Sent: 50, Failed: 2, Pending: 148, SentNow: 50, Elapsed: 10 * time.Second},
 			"2026-11-27 [#####-----------------]  26% 50/200 sent, 2 failed  5 msg/s  ETA 0:30"},
-		{digest.Progress{Total: 10, Sent: 10, SentNow: 10, Elapsed: time.Second},
+		{delivery.Progress{Total: 10, Sent: 10, SentNow: 10, Elapsed: time.Second},
 			"2026-11-27 [######################] 100% 10/10 sent  10 msg/s"},
-		{digest.Progress{Total: 100000, Sent: 1000, Skipped: 1, Pending: 98999, SentNow: 1000, Elapsed: time.Second},
+		{delivery.Progress{Total: 100000, Sent: 1000, Skipped: 1, Pending: 98999, SentNow: 1000, Elapsed: time.Second},
 			"2026-11-27 [----------------------]   1% 1000/100000 sent, 1 skipped  1000 msg/s  ETA 1:39"},
 	} {
 		if got := progressBar("2026-11-27", tc.p, 22); got != tc.want {
@@ -319,7 +320,7 @@ func TestSend_RelayDownPausesThenResume(t *testing.T) {
 	ln.Close() // nothing listens there now: connection refused
 	c.env["BOTHSIDES_SMTP_URL"] = dead
 	out, _, err := c.run("", "send", "--date", "2026-11-27")
-	if !errors.Is(err, digest.ErrRelayRefusing) || !strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "admin") {
+	if !errors.Is(err, delivery.ErrRelayRefusing) || !strings.Contains(err.Error(), "connect") || strings.Contains(err.Error(), "admin") {
 		t.Fatalf("send to a dead relay: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "stopped with 0 sent, 4 pending") {

@@ -7,12 +7,13 @@ import (
 	"bothsides/schedule"
 	"fmt"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/sqlite"
 )
 
 // editionStatusCommand makes `editions pause|resume|cancel DATE`.
-func editionStatusCommand(verb, status, summary, help string) *command {
+func editionStatusCommand(verb string, status digest.EditionStatus, summary, help string) *command {
 	var name string
 	return &command{
 		name:     "editions " + verb,
@@ -28,12 +29,12 @@ func editionStatusCommand(verb, status, summary, help string) *command {
 			if err := digest.SetEditionStatus(ctx, db, e.ID, status); err != nil {
 				return fmt.Errorf("editions %s %s: %w", verb, args[0], err)
 			}
-			st, err := digest.LedgerStats(ctx, db.R, e.ID)
+			st, err := delivery.LedgerStats(ctx, db.R, e.ID)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "edition %s (%s): %s, %d sent, %d pending\n", e.Date, e.Schedule, status, st.Sent, st.Pending())
-			if status == "sending" {
+			if status == digest.EditionSending {
 				fmt.Fprintf(a.stdout, "run 'bothsides send --date %s' (or let serve's scheduler) send the rest\n", e.Date)
 			}
 			return nil
@@ -89,7 +90,7 @@ the grace period) are listed with the status "missed".`,
 				if only != "" && e.Schedule != only {
 					continue
 				}
-				st, err := digest.LedgerStats(ctx, db.R, e.ID)
+				st, err := delivery.LedgerStats(ctx, db.R, e.ID)
 				if err != nil {
 					return err
 				}
@@ -123,7 +124,7 @@ func editionsShowCommand() *command {
 			if err != nil {
 				return err
 			}
-			st, err := digest.LedgerStats(ctx, db.R, e.ID)
+			st, err := delivery.LedgerStats(ctx, db.R, e.ID)
 			if err != nil {
 				return err
 			}
@@ -143,14 +144,14 @@ func editionsShowCommand() *command {
 				}
 				fmt.Fprintln(w, line)
 			}
-			ss, err := digest.EditionSendState(ctx, db.R, e.ID)
+			ss, err := delivery.EditionSendState(ctx, db.R, e.ID)
 			if err != nil {
 				return err
 			}
 			if ss.Sender != "" {
 				fmt.Fprintf(w, "being sent by %s\n", ss.Sender)
 			}
-			if e.Status == "paused" && ss.PauseReason != "" {
+			if e.Status == digest.EditionPaused && ss.PauseReason != "" {
 				fmt.Fprintf(w, "paused: %s\n", ss.PauseReason)
 			}
 			fmt.Fprintln(w, "stories:")
@@ -160,7 +161,7 @@ func editionsShowCommand() *command {
 			for _, b := range e.Blindspots {
 				fmt.Fprintf(w, "  blindspot for the %s: %s (%s)\n", b.For, b.Story.Title, b.Story.ID)
 			}
-			fails, err := digest.Failures(ctx, db.R, e.ID, 100)
+			fails, err := delivery.Failures(ctx, db.R, e.ID, 100)
 			if err != nil {
 				return err
 			}
@@ -170,7 +171,7 @@ func editionsShowCommand() *command {
 					fmt.Fprintf(w, "  %s\t%d attempts\t%s\n", f.Email, f.Attempts, f.LastReply)
 				}
 			}
-			retries, err := digest.Retries(ctx, db.R, e.ID, 100)
+			retries, err := delivery.Retries(ctx, db.R, e.ID, 100)
 			if err != nil {
 				return err
 			}

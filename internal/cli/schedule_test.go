@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/sample"
@@ -325,7 +326,7 @@ func TestServe_PauseResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := digest.LedgerStats(ctx, f.a.db.R, e.ID)
+	st, err := delivery.LedgerStats(ctx, f.a.db.R, e.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

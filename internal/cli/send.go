@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/schedule"
 )
@@ -127,7 +128,7 @@ send resumes from the delivery ledger.`,
 			case errors.Is(err, context.Canceled):
 				fmt.Fprintf(a.stdout, "edition %s: interrupted with %d sent, %d pending; run the same command again to resume\n", p.Date, stats.Sent, stats.Pending())
 				return errQuiet
-			case errors.Is(err, digest.ErrPaused):
+			case errors.Is(err, delivery.ErrPaused):
 				fmt.Fprintf(a.stdout, "edition %s: stopped with %d sent, %d pending\n", p.Date, stats.Sent, stats.Pending())
 				return err
 			case err != nil:
@@ -143,29 +144,29 @@ send resumes from the delivery ledger.`,
 }
 
 // sendEdition opens (assembling if needed) and sends one edition.
-func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.Stats, error) {
+func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (delivery.Stats, error) {
 	db, err := a.openDB(ctx)
 	if err != nil {
-		return digest.Stats{}, err
+		return delivery.Stats{}, err
 	}
 	e, err := digest.NewStore(db).Open(ctx, p)
 	if err != nil {
-		return digest.Stats{}, err
+		return delivery.Stats{}, err
 	}
-	var current atomic.Pointer[digest.Sender]
+	var current atomic.Pointer[delivery.Sender]
 	if a.showProgress {
 		// Before the sender is made: on a terminal its log goes above the bar.
-		stop := a.watchProgress(e.Date, func() digest.Progress {
+		stop := a.watchProgress(e.Date, func() delivery.Progress {
 			if s := current.Load(); s != nil {
 				return s.Progress()
 			}
-			return digest.Progress{}
+			return delivery.Progress{}
 		})
 		defer stop()
 	}
 	sender, where, err := a.newSender(ctx, db)
 	if err != nil {
-		return digest.Stats{}, err
+		return delivery.Stats{}, err
 	}
 	current.Store(sender)
 	a.log.Info("sending edition", "date", e.Date, "stories", len(e.Stories), "via", where,
@@ -175,7 +176,7 @@ func (a *app) sendEdition(ctx context.Context, p digest.AssembleParams) (digest.
 	stats, err := sender.Send(ctx, e)
 	// The sender's own pause (the relay refused everything) is a failure of
 	// the run, not an admin's stop.
-	if errors.Is(err, digest.ErrPaused) && !errors.Is(err, digest.ErrRelayRefusing) {
+	if errors.Is(err, delivery.ErrPaused) && !errors.Is(err, delivery.ErrRelayRefusing) {
 		return stats, fmt.Errorf("%w: %w", schedule.ErrStopped, err)
 	}
 	return stats, err

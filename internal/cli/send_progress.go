@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/term"
 
-	"bothsides/digest"
+	"bothsides/delivery"
 )
 
 // watchProgress shows a send's progress until the returned stop is called:
@@ -19,7 +19,7 @@ import (
 // log line every 10 seconds. Call it before the sender is made: on a
 // terminal it routes the log through the bar so that log lines do not land
 // in the middle of it.
-func (a *app) watchProgress(date string, progress func() digest.Progress) (stop func()) {
+func (a *app) watchProgress(date string, progress func() delivery.Progress) (stop func()) {
 	var bar *barWriter
 	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar = &barWriter{w: f}
@@ -110,7 +110,7 @@ func (b *barWriter) finish() {
 }
 
 // progressBar renders one line: the bar, counts, rate and time left.
-func progressBar(date string, p digest.Progress, width int) string {
+func progressBar(date string, p delivery.Progress, width int) string {
 	done := p.Sent + p.Failed + p.Skipped
 	frac := 0.0
 	if p.Total > 0 {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"bothsides/digest"
+	"bothsides/delivery"
 	"bothsides/mailer"
 	"bothsides/subscribers"
 	"bothsides/web"
@@ -63,9 +63,9 @@ func (a *app) signUpWebConfig(cfg *web.Config) (func(), error) {
 // rawMailer sends single messages (the sign-up mails) through a digest
 // connection: built by mailer.Build, then handed over raw, as editions are,
 // so that they are DKIM-signed like editions.
-type rawMailer struct{ conn digest.Conn }
+type rawMailer struct{ conn delivery.Conn }
 
-var _ digest.Mailer = rawMailer{}
+var _ delivery.Mailer = rawMailer{}
 
 // Send builds m and sends it from the From address.
 func (r rawMailer) Send(ctx context.Context, m *mailer.Message) error {

@@ -1,4 +1,4 @@
-package digest
+package delivery
 
 import (
 	"context"
@@ -20,9 +20,6 @@ var (
 	// ErrRelayRefusing is returned when the relay refused so many messages
 	// in a row that the edition was paused; it is an ErrPaused.
 	ErrRelayRefusing = fmt.Errorf("relay refuses messages: %w", ErrPaused)
-	// ErrBadTransition is returned by SetEditionStatus for a change that
-	// is not allowed, such as resuming a cancelled edition.
-	ErrBadTransition = errors.New("edition status cannot change that way")
 )
 
 // Stats counts an edition's ledger.
@@ -64,55 +61,6 @@ func LedgerStats(ctx context.Context, db *sql.DB, editionID int64) (Stats, error
 		s.Total += n
 	}
 	return s, rows.Err()
-}
-
-// SetEditionStatus pauses, resumes or cancels an edition:
-//   - "paused" stops a send between messages (the sender returns ErrPaused);
-//     allowed from sending.
-//   - "sending" resumes a paused edition; the caller then runs the sender
-//     again, which carries on from the ledger.
-//   - "cancelled" stops it for good; allowed from assembled, sending and
-//     paused. Deliveries already made stay in the ledger.
-//
-// Changing to the status the edition already has is not an error.
-func SetEditionStatus(ctx context.Context, db *sqlite.DB, editionID int64, status string) error {
-	var from []string
-	switch status {
-	case "paused":
-		from = []string{"sending"}
-	case "sending":
-		from = []string{"paused"}
-	case "cancelled":
-		from = []string{"assembled", "sending", "paused"}
-	default:
-		return fmt.Errorf("%w: unknown status %q (want paused, sending or cancelled)", ErrBadTransition, status)
-	}
-	return db.Tx(ctx, func(tx *sql.Tx) error {
-		var cur string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM editions WHERE id = ?`, editionID).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: id %d", ErrNoEdition, editionID)
-		}
-		if err != nil {
-			return fmt.Errorf("edition %d status: %w", editionID, err)
-		}
-		if cur == status {
-			return nil
-		}
-		ok := false
-		for _, f := range from {
-			ok = ok || cur == f
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s to %s", ErrBadTransition, cur, status)
-		}
-		reason := ""
-		if status != "sending" {
-			reason = "by an operator"
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE editions SET status = ?, pause_reason = ? WHERE id = ?`, status, reason, editionID)
-		return err
-	})
 }
 
 // Failure is one failed delivery.

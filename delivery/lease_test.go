@@ -1,4 +1,4 @@
-package digest_test
+package delivery_test
 
 import (
 	"bufio"
@@ -10,31 +10,31 @@ import (
 	"strconv"
 	"testing"
 
-	"bothsides/digest"
+	"bothsides/delivery"
 )
 
 func TestAcquireLease(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "bothsides.db")
 	t.Run("Exclusive", func(t *testing.T) {
-		l, err := digest.AcquireLease(dbPath, 7)
+		l, err := delivery.AcquireLease(dbPath, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := digest.AcquireLease(dbPath, 7); !errors.Is(err, digest.ErrLeased) {
+		if _, err := delivery.AcquireLease(dbPath, 7); !errors.Is(err, delivery.ErrLeased) {
 			t.Fatalf("second lease: %v, want ErrLeased", err)
 		}
-		other, err := digest.AcquireLease(dbPath, 8)
+		other, err := delivery.AcquireLease(dbPath, 8)
 		if err != nil {
 			t.Fatalf("another edition's lease: %v", err)
 		}
 		other.Release(true)
 		l.Release(false)
-		l, err = digest.AcquireLease(dbPath, 7)
+		l, err = delivery.AcquireLease(dbPath, 7)
 		if err != nil {
 			t.Fatalf("after release: %v", err)
 		}
 		l.Release(true)
-		if _, err := os.Stat(digest.LeasePath(dbPath, 7)); !os.IsNotExist(err) {
+		if _, err := os.Stat(delivery.LeasePath(dbPath, 7)); !os.IsNotExist(err) {
 			t.Fatalf("lock file not removed: %v", err)
 		}
 	})
@@ -55,7 +55,7 @@ func TestAcquireLease(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatalf("helper said %q, %v", line, err)
 		}
-		if _, err := digest.AcquireLease(dbPath, 9); !errors.Is(err, digest.ErrLeased) {
+		if _, err := delivery.AcquireLease(dbPath, 9); !errors.Is(err, delivery.ErrLeased) {
 			cmd.Process.Kill()
 			t.Fatalf("while the helper holds it: %v, want ErrLeased", err)
 		}
@@ -63,7 +63,7 @@ func TestAcquireLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		l, err := digest.AcquireLease(dbPath, 9)
+		l, err := delivery.AcquireLease(dbPath, 9)
 		if err != nil {
 			t.Fatalf("after the holder was killed: %v", err)
 		}
@@ -78,7 +78,7 @@ func TestLeaseHolderProcess(t *testing.T) {
 	if dbPath == "" {
 		t.Skip("helper process only")
 	}
-	if _, err := digest.AcquireLease(dbPath, 9); err != nil {
+	if _, err := delivery.AcquireLease(dbPath, 9); err != nil {
 		os.Stdout.WriteString("error " + strconv.Quote(err.Error()) + "\n")
 		os.Exit(1)
 	}
@@ -89,8 +89,8 @@ func TestLeaseHolderProcess(t *testing.T) {
 func TestSender_Send_LeaseContention(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, 8)
-	s1 := f.sender(t, digest.SenderConfig{Connections: 2}, nil)
-	s2 := f.sender(t, digest.SenderConfig{Connections: 2}, nil)
+	s1 := f.sender(t, delivery.Config{Connections: 2}, nil)
+	s2 := f.sender(t, delivery.Config{Connections: 2}, nil)
 	release := make(chan struct{})
 	first := make(chan struct{}, 1)
 	f.srv.Accepted = func([]string) {
@@ -106,7 +106,7 @@ func TestSender_Send_LeaseContention(t *testing.T) {
 		done <- err
 	}()
 	<-first
-	if _, err := s2.Send(ctx, f.e); !errors.Is(err, digest.ErrLeased) {
+	if _, err := s2.Send(ctx, f.e); !errors.Is(err, delivery.ErrLeased) {
 		t.Fatalf("second sender: %v, want ErrLeased", err)
 	}
 	close(release)

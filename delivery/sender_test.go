@@ -1,4 +1,4 @@
-package digest_test
+package delivery_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/mailer"
@@ -84,7 +85,7 @@ func newFixture(t *testing.T, n int) *fixture {
 
 // sender returns a Sender to the fixture's SMTP server whose retry waits
 // move the test clock instead of sleeping.
-func (f *fixture) sender(t *testing.T, cfg digest.SenderConfig, dkim *mailer.DKIM) *digest.Sender {
+func (f *fixture) sender(t *testing.T, cfg delivery.Config, dkim *mailer.DKIM) *delivery.Sender {
 	t.Helper()
 	cfg.From = "Both Sides <digest@news.example.com>"
 	if cfg.Logger == nil {
@@ -98,7 +99,7 @@ func (f *fixture) sender(t *testing.T, cfg digest.SenderConfig, dkim *mailer.DKI
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := digest.NewSender(cfg, f.db, f.render, f.signer, func() digest.Conn { return relay.Open() })
+	s := delivery.NewSender(cfg, f.db, f.render, f.signer, func() delivery.Conn { return relay.Open() })
 	s.Sleep = func(ctx context.Context, d time.Duration) error {
 		f.clock.Advance(d)
 		return ctx.Err()
@@ -117,9 +118,9 @@ func (f *fixture) received() map[string]int {
 	return n
 }
 
-func (f *fixture) stats(t *testing.T) digest.Stats {
+func (f *fixture) stats(t *testing.T) delivery.Stats {
 	t.Helper()
-	st, err := digest.LedgerStats(context.Background(), f.db.R, f.e.ID)
+	st, err := delivery.LedgerStats(context.Background(), f.db.R, f.e.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,8 +152,8 @@ func TestSender_Send(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		f := newFixture(t, 30)
 		reg := prometheus.NewRegistry()
-		m := digest.NewMetrics(reg)
-		s := f.sender(t, digest.SenderConfig{Connections: 4, Metrics: m}, nil)
+		m := delivery.NewMetrics(reg)
+		s := f.sender(t, delivery.Config{Connections: 4, Metrics: m}, nil)
 		st, err := s.Send(ctx, f.e)
 		if err != nil {
 			t.Fatal(err)
@@ -169,7 +170,7 @@ func TestSender_Send(t *testing.T) {
 		if got, want := f.editionStatus(t), "sent"; got != want {
 			t.Fatalf("edition status %s, want %s", got, want)
 		}
-		if _, err := os.Stat(digest.LeasePath(f.db.Path, f.e.ID)); !os.IsNotExist(err) {
+		if _, err := os.Stat(delivery.LeasePath(f.db.Path, f.e.ID)); !os.IsNotExist(err) {
 			t.Fatalf("lock file left behind after a finished send: %v", err)
 		}
 		if got := testutil.ToFloat64(prometheusCounter(t, reg, "bothsides_messages_sent_total")); got != 30 {
@@ -189,7 +190,7 @@ func TestSender_Send(t *testing.T) {
 
 	t.Run("HeadersAndBodyMatchPersonalize", func(t *testing.T) {
 		f := newFixture(t, 3)
-		s := f.sender(t, digest.SenderConfig{UnsubscribeMailto: "mailto:leave@news.example.com"}, nil)
+		s := f.sender(t, delivery.Config{UnsubscribeMailto: "mailto:leave@news.example.com"}, nil)
 		if _, err := s.Send(ctx, f.e); err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +258,7 @@ func TestSender_Send(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := f.sender(t, digest.SenderConfig{UnsubscribeMailto: "mailto:leave@news.example.com"}, d)
+		s := f.sender(t, delivery.Config{UnsubscribeMailto: "mailto:leave@news.example.com"}, d)
 		if _, err := s.Send(ctx, f.e); err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +304,7 @@ func TestSender_Send(t *testing.T) {
 		f.srv.DropData = func(to []string) bool {
 			return to[0] == f.emails[4] && drops.Add(1) == 1
 		}
-		s := f.sender(t, digest.SenderConfig{Connections: 2, RetryBase: time.Minute}, nil)
+		s := f.sender(t, delivery.Config{Connections: 2, RetryBase: time.Minute}, nil)
 		st, err := s.Send(ctx, f.e)
 		if err != nil {
 			t.Fatal(err)
@@ -340,7 +341,7 @@ func TestSender_Send(t *testing.T) {
 		if bounces != 1 || sub.Status != subscribers.StatusActive {
 			t.Errorf("after one hard bounce: %d bounces, status %s; want 1, active", bounces, sub.Status)
 		}
-		fails, err := digest.Failures(ctx, f.db.R, f.e.ID, 10)
+		fails, err := delivery.Failures(ctx, f.db.R, f.e.ID, 10)
 		if err != nil || len(fails) != 1 || fails[0].Email != f.emails[2] || fails[0].Code != 550 {
 			t.Errorf("failures %+v, %v", fails, err)
 		}
@@ -355,7 +356,7 @@ func TestSender_Send(t *testing.T) {
 			return nil
 		}
 		f.db.W.Exec(`UPDATE subscribers SET bounces = 1 WHERE id = ?`, f.ids[0])
-		s := f.sender(t, digest.SenderConfig{BounceLimit: 2}, nil)
+		s := f.sender(t, delivery.Config{BounceLimit: 2}, nil)
 		if _, err := s.Send(ctx, f.e); err != nil {
 			t.Fatal(err)
 		}
@@ -376,7 +377,7 @@ func TestSender_Send(t *testing.T) {
 			}
 			return nil
 		}
-		s := f.sender(t, digest.SenderConfig{MaxAttempts: 3}, nil)
+		s := f.sender(t, delivery.Config{MaxAttempts: 3}, nil)
 		st, err := s.Send(ctx, f.e)
 		if err != nil {
 			t.Fatal(err)
@@ -403,7 +404,7 @@ func TestSender_Send(t *testing.T) {
 			}
 			return nil
 		}
-		s := f.sender(t, digest.SenderConfig{MaxAttempts: 100, RetryBase: time.Hour, RetryMaxAge: 3 * time.Hour}, nil)
+		s := f.sender(t, delivery.Config{MaxAttempts: 100, RetryBase: time.Hour, RetryMaxAge: 3 * time.Hour}, nil)
 		st, err := s.Send(ctx, f.e)
 		if err != nil {
 			t.Fatal(err)
@@ -422,9 +423,9 @@ func TestSender_Send(t *testing.T) {
 	t.Run("RelayRefusingEverythingPauses", func(t *testing.T) {
 		f := newFixture(t, 40)
 		f.srv.OnRcpt = func(string) error { return testsupport.Reply(554, "relay access denied") }
-		s := f.sender(t, digest.SenderConfig{Connections: 2, PauseAfter: 5}, nil)
+		s := f.sender(t, delivery.Config{Connections: 2, PauseAfter: 5}, nil)
 		st, err := s.Send(ctx, f.e)
-		if !errors.Is(err, digest.ErrRelayRefusing) || !errors.Is(err, digest.ErrPaused) {
+		if !errors.Is(err, delivery.ErrRelayRefusing) || !errors.Is(err, delivery.ErrPaused) {
 			t.Fatalf("err = %v, want ErrRelayRefusing", err)
 		}
 		if !strings.Contains(err.Error(), "554") {
@@ -441,12 +442,12 @@ func TestSender_Send(t *testing.T) {
 		if got := f.editionStatus(t); got != "paused" {
 			t.Fatalf("edition %s, want paused", got)
 		}
-		state, _ := digest.EditionSendState(ctx, f.db.R, f.e.ID)
+		state, _ := delivery.EditionSendState(ctx, f.db.R, f.e.ID)
 		if !strings.Contains(state.PauseReason, "refused 5 messages in a row") {
 			t.Fatalf("pause reason %q", state.PauseReason)
 		}
 		// Sending a paused edition does nothing until it is resumed.
-		if _, err := s.Send(ctx, f.e); !errors.Is(err, digest.ErrPaused) {
+		if _, err := s.Send(ctx, f.e); !errors.Is(err, delivery.ErrPaused) {
 			t.Fatalf("send of a paused edition: %v", err)
 		}
 		f.srv.OnRcpt = nil
@@ -474,9 +475,9 @@ func TestSender_Send(t *testing.T) {
 				}
 			}
 		}
-		s := f.sender(t, digest.SenderConfig{Connections: 2}, nil)
+		s := f.sender(t, delivery.Config{Connections: 2}, nil)
 		st, err := s.Send(ctx, f.e)
-		if !errors.Is(err, digest.ErrPaused) || errors.Is(err, digest.ErrCancelled) {
+		if !errors.Is(err, delivery.ErrPaused) || errors.Is(err, delivery.ErrCancelled) {
 			t.Fatalf("err = %v, want ErrPaused", err)
 		}
 		if st.Sent < 10 || st.Sent > 12 || st.Sending != 0 {
@@ -504,11 +505,11 @@ func TestSender_Send(t *testing.T) {
 				digest.SetEditionStatus(ctx, f.db, f.e.ID, "cancelled")
 			}
 		}
-		s := f.sender(t, digest.SenderConfig{Connections: 1}, nil)
-		if _, err := s.Send(ctx, f.e); !errors.Is(err, digest.ErrCancelled) {
+		s := f.sender(t, delivery.Config{Connections: 1}, nil)
+		if _, err := s.Send(ctx, f.e); !errors.Is(err, delivery.ErrCancelled) {
 			t.Fatalf("err = %v, want ErrCancelled", err)
 		}
-		if _, err := s.Send(ctx, f.e); !errors.Is(err, digest.ErrCancelled) {
+		if _, err := s.Send(ctx, f.e); !errors.Is(err, delivery.ErrCancelled) {
 			t.Fatalf("second send: err = %v, want ErrCancelled", err)
 		}
 		if got := len(f.srv.Messages()); got != 5 {
@@ -533,7 +534,7 @@ func TestSender_Send(t *testing.T) {
 			}
 			return nil
 		}
-		s := f.sender(t, digest.SenderConfig{Connections: 1}, nil)
+		s := f.sender(t, delivery.Config{Connections: 1}, nil)
 		st, err := s.Send(ctx, f.e)
 		if err != nil {
 			t.Fatal(err)
@@ -564,7 +565,7 @@ func TestSender_Send(t *testing.T) {
 				cancel()
 			}
 		}
-		s := f.sender(t, digest.SenderConfig{Connections: 4}, nil)
+		s := f.sender(t, delivery.Config{Connections: 4}, nil)
 		st, err := s.Send(cctx, f.e)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)

@@ -1,4 +1,4 @@
-package digest
+package delivery
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/sample"
 )
@@ -16,23 +17,23 @@ import (
 // variant share that rendering.
 func TestRun_MailFor(t *testing.T) {
 	db, _ := testsupport.MustOpenDB(t)
-	stories, err := ParseImport(bytes.NewReader(sample.Stories))
+	stories, err := digest.ParseImport(bytes.NewReader(sample.Stories))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := NewStore(db)
+	store := digest.NewStore(db)
 	if _, err := store.Import(context.Background(), stories); err != nil {
 		t.Fatal(err)
 	}
-	e, err := store.Assemble(context.Background(), AssembleParams{Date: "2026-11-27", WindowEnd: testsupport.Epoch})
+	e, err := store.Assemble(context.Background(), digest.AssembleParams{Date: "2026-11-27", WindowEnd: testsupport.Epoch})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRenderer(RenderConfig{BaseURL: "https://news.example.com"})
+	r, err := digest.NewRenderer(digest.RenderConfig{BaseURL: "https://news.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewSender(SenderConfig{From: "digest@news.example.com", BaseURL: "https://news.example.com"}, db, r, nil, nil)
+	s := NewSender(Config{From: "digest@news.example.com", BaseURL: "https://news.example.com"}, db, r, nil, nil)
 	rendered, err := r.Render(e)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestRun_MailFor(t *testing.T) {
 		}
 	}
 	// Different topics, same variant: the same rendering.
-	if e.Variant([]string{"Health"}).variantKey() != e.Variant([]string{"health", "Gardening"}).variantKey() {
+	if e.Variant([]string{"Health"}).VariantKey() != e.Variant([]string{"health", "Gardening"}).VariantKey() {
 		t.Fatal("Health and health+Gardening should make the same variant")
 	}
 	if mail(`["health","Gardening"]`) != health {
