@@ -124,14 +124,14 @@ func (r *run) commit(ctx context.Context, batch []*request) {
 				r.halt()
 				continue
 			}
-			var got string
+			var got Status
 			err := tx.StmtContext(ctx, r.stmts.claim).QueryRowContext(ctx, r.e.ID, q.claim.subscriberID, q.msgID, now).Scan(&got)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 				// Settled meanwhile: nothing to do.
 			case err != nil:
 				return fmt.Errorf("claim delivery %d: %w", q.claim.subscriberID, err)
-			case got == "sending":
+			case got == StatusSending:
 				replies[i].claimed = true
 				t.claimed++
 			default:
@@ -260,8 +260,7 @@ func (r *run) trip(ctx context.Context, tx *sql.Tx, last string) error {
 	}
 	r.streak = r.streak[:0]
 	r.tripped = fmt.Sprintf("the relay refused %d messages in a row with no success; last reply: %s", n, last)
-	_, err := tx.ExecContext(ctx, `UPDATE editions SET status = 'paused', pause_reason = ? WHERE id = ? AND status = 'sending'`, r.tripped, r.e.ID)
-	return err
+	return digest.PauseSending(ctx, tx, r.e.ID, r.tripped)
 }
 
 // apply adds a committed transaction's tally to the progress and metrics.

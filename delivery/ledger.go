@@ -22,6 +22,22 @@ var (
 	ErrRelayRefusing = fmt.Errorf("relay refuses messages: %w", ErrPaused)
 )
 
+// Status is where one delivery stands, as stored in deliveries.status.
+type Status string
+
+// The delivery statuses. A delivery is queued when the audience is frozen (or
+// its zone comes due), sending while claimed by a connection, then sent,
+// retry (a temporary failure, waiting for its next attempt), failed for good,
+// or skipped (the subscriber was no longer mailable when its turn came).
+const (
+	StatusQueued  Status = "queued"
+	StatusSending Status = "sending"
+	StatusSent    Status = "sent"
+	StatusRetry   Status = "retry"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped"
+)
+
 // Stats counts an edition's ledger.
 type Stats struct {
 	Total, Queued, Sending, Sent, Retry, Failed, Skipped int
@@ -39,23 +55,23 @@ func LedgerStats(ctx context.Context, db *sql.DB, editionID int64) (Stats, error
 	defer rows.Close()
 	var s Stats
 	for rows.Next() {
-		var st string
+		var st Status
 		var n int
 		if err := rows.Scan(&st, &n); err != nil {
 			return Stats{}, err
 		}
 		switch st {
-		case "queued":
+		case StatusQueued:
 			s.Queued = n
-		case "sending":
+		case StatusSending:
 			s.Sending = n
-		case "sent":
+		case StatusSent:
 			s.Sent = n
-		case "retry":
+		case StatusRetry:
 			s.Retry = n
-		case "failed":
+		case StatusFailed:
 			s.Failed = n
-		case "skipped":
+		case StatusSkipped:
 			s.Skipped = n
 		}
 		s.Total += n
@@ -74,16 +90,16 @@ type Failure struct {
 
 // Failures lists an edition's failed deliveries.
 func Failures(ctx context.Context, db *sql.DB, editionID int64, limit int) ([]Failure, error) {
-	return deliveriesIn(ctx, db, editionID, "failed", limit)
+	return deliveriesIn(ctx, db, editionID, StatusFailed, limit)
 }
 
 // Retries lists an edition's deliveries waiting for another attempt, with
 // UpdatedAt set to when the next attempt is due.
 func Retries(ctx context.Context, db *sql.DB, editionID int64, limit int) ([]Failure, error) {
-	return deliveriesIn(ctx, db, editionID, "retry", limit)
+	return deliveriesIn(ctx, db, editionID, StatusRetry, limit)
 }
 
-func deliveriesIn(ctx context.Context, db *sql.DB, editionID int64, status string, limit int) ([]Failure, error) {
+func deliveriesIn(ctx context.Context, db *sql.DB, editionID int64, status Status, limit int) ([]Failure, error) {
 	rows, err := db.QueryContext(ctx, `SELECT s.email, d.attempts, d.last_code, d.last_reply,
 			CASE WHEN d.status = 'retry' THEN COALESCE(d.next_attempt_at, d.updated_at) ELSE d.updated_at END
 		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id

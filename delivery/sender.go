@@ -125,7 +125,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // audience: one queued ledger row per active subscriber. It returns how many
 // rows it created. A paused or cancelled edition is not started.
 func (s *Sender) Start(ctx context.Context, e *digest.Edition) (int64, error) {
-	now := sqlite.Time(s.db.Now())
+	at := s.db.Now()
+	now := sqlite.Time(at)
 	var created int64
 	var status digest.EditionStatus
 	var reason string
@@ -144,8 +145,7 @@ func (s *Sender) Start(ctx context.Context, e *digest.Edition) (int64, error) {
 		}
 		created, _ = res.RowsAffected()
 		status = digest.EditionSending
-		_, err = tx.ExecContext(ctx, `UPDATE editions SET status = 'sending', started_at = ? WHERE id = ?`, now, e.ID)
-		return err
+		return digest.MarkSending(ctx, tx, e.ID, at)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start edition %s: %w", e.Date, err)
@@ -194,13 +194,12 @@ func (s *Sender) Send(ctx context.Context, e *digest.Edition) (Stats, error) {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued' WHERE edition_id = ? AND status = 'sending'`, e.ID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE editions SET sender = ? WHERE id = ?`, fmt.Sprintf("%s pid %d", host, os.Getpid()), e.ID)
-		return err
+		return digest.SetSender(ctx, tx, e.ID, fmt.Sprintf("%s pid %d", host, os.Getpid()))
 	})
 	if err != nil {
 		return Stats{}, fmt.Errorf("requeue in-flight deliveries: %w", err)
 	}
-	defer s.db.W.ExecContext(context.WithoutCancel(ctx), `UPDATE editions SET sender = '' WHERE id = ?`, e.ID)
+	defer digest.SetSender(context.WithoutCancel(ctx), s.db.W, e.ID, "")
 
 	rendered, err := s.render.Render(e)
 	if err != nil {
@@ -246,8 +245,7 @@ func (s *Sender) Send(ctx context.Context, e *digest.Edition) (Stats, error) {
 			return stats, err
 		}
 		if stats.Pending() == 0 {
-			if _, err := s.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sent', finished_at = ? WHERE id = ? AND status = 'sending'`,
-				sqlite.Time(s.db.Now()), e.ID); err != nil {
+			if err := digest.MarkSent(ctx, s.db.W, e.ID, s.db.Now()); err != nil {
 				return stats, fmt.Errorf("finish edition: %w", err)
 			}
 			finished = true

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"bothsides/delivery"
 	"bothsides/schedule"
 	"bothsides/sqlite"
 )
@@ -83,7 +84,8 @@ func Progress(ctx context.Context, db *sqlite.DB, s schedule.Schedule, date stri
 			return nil, fmt.Errorf("local progress: %w", err)
 		}
 		for rows.Next() {
-			var z, st string
+			var z string
+			var st delivery.Status
 			var n int
 			if err := rows.Scan(&z, &st, &n); err != nil {
 				rows.Close()
@@ -94,11 +96,11 @@ func Progress(ctx context.Context, db *sqlite.DB, s schedule.Schedule, date stri
 			}
 			zp := get(z)
 			switch st {
-			case "sent":
+			case delivery.StatusSent:
 				zp.Sent += n
-			case "failed":
+			case delivery.StatusFailed:
 				zp.Failed += n
-			case "skipped":
+			case delivery.StatusSkipped:
 				zp.Skipped += n
 			default:
 				zp.Pending += n

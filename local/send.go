@@ -9,7 +9,6 @@ import (
 	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/schedule"
-	"bothsides/sqlite"
 )
 
 // pending returns the editions of local schedules, from the last few days,
@@ -37,7 +36,7 @@ func (t *Ticker) pending(ctx context.Context) ([]*digest.Edition, error) {
 // the edition reopened when some arrived meanwhile.
 func (t *Ticker) send(ctx context.Context, e *digest.Edition) error {
 	for {
-		if _, err := t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sending', finished_at = NULL WHERE id = ? AND status = 'sent'`, e.ID); err != nil {
+		if err := digest.ReopenSent(ctx, t.db.W, e.ID, ""); err != nil {
 			return fmt.Errorf("reopen edition %d: %w", e.ID, err)
 		}
 		if _, err := t.sender.Send(ctx, e); err != nil {
@@ -62,17 +61,16 @@ func (t *Ticker) send(ctx context.Context, e *digest.Edition) error {
 func (t *Ticker) settleStatus(ctx context.Context, ls localSchedule, now time.Time) error {
 	first := now.Add(-40 * time.Hour).UTC().Format(schedule.DateFormat)
 	last := now.Add(14 * time.Hour).UTC().Format(schedule.DateFormat)
-	const waiting = `EXISTS (SELECT 1 FROM local_due WHERE schedule_id = ? AND local_date = ?)`
+	const (
+		waiting = `EXISTS (SELECT 1 FROM local_due WHERE schedule_id = ? AND local_date = ?)`
+		drained = `NOT EXISTS (SELECT 1 FROM deliveries WHERE edition_id = editions.id AND status IN ('queued', 'sending', 'retry'))`
+	)
 	for d := first; d <= last; d = schedule.NextDate(d) {
-		_, err := t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sending', finished_at = NULL
-			WHERE schedule = ? AND date = ? AND status = 'sent' AND `+waiting, ls.Name, d, ls.ID, d)
+		err := digest.ReopenSentOn(ctx, t.db.W, ls.Name, d, waiting, ls.ID, d)
 		if err != nil {
 			return fmt.Errorf("reopen edition %s %s: %w", ls.Name, d, err)
 		}
-		_, err = t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sent', finished_at = ?
-			WHERE schedule = ? AND date = ? AND status = 'sending' AND NOT `+waiting+`
-			  AND NOT EXISTS (SELECT 1 FROM deliveries WHERE edition_id = editions.id AND status IN ('queued', 'sending', 'retry'))`,
-			sqlite.Time(now), ls.Name, d, ls.ID, d)
+		err = digest.MarkSentOn(ctx, t.db.W, ls.Name, d, now, `NOT `+waiting+` AND `+drained, ls.ID, d)
 		if err != nil {
 			return fmt.Errorf("finish edition %s %s: %w", ls.Name, d, err)
 		}
@@ -84,9 +82,8 @@ func (t *Ticker) settleStatus(ctx context.Context, ls localSchedule, now time.Ti
 // subscribers of later zones are still waiting for that date: it is sent
 // when its last zone is, and an admin can pause or cancel it in between.
 func (t *Ticker) keepOpen(ctx context.Context, e *digest.Edition) error {
-	_, err := t.db.W.ExecContext(ctx, `UPDATE editions SET status = 'sending', finished_at = NULL
-		WHERE id = ? AND status = 'sent' AND EXISTS (SELECT 1 FROM local_due
-			WHERE schedule_id = (SELECT id FROM schedules WHERE name = ?) AND local_date = ?)`, e.ID, e.Schedule, e.Date)
+	err := digest.ReopenSent(ctx, t.db.W, e.ID, `EXISTS (SELECT 1 FROM local_due
+		WHERE schedule_id = (SELECT id FROM schedules WHERE name = ?) AND local_date = ?)`, e.Schedule, e.Date)
 	if err != nil {
 		return fmt.Errorf("keep edition %s %s open: %w", e.Schedule, e.Date, err)
 	}

@@ -253,7 +253,6 @@ const dueQuery = `SELECT subscriber_id, zone, minute, due_at, local_date FROM lo
 // the subscriber's next local date.
 func (t *Ticker) hand(ctx context.Context, tx *sql.Tx, ls localSchedule, batch []due, editions map[string]*digest.Edition,
 	now, since time.Time, res *Result, touched *[]*digest.Edition) error {
-	nowS := sqlite.Time(now)
 	queue, err := delivery.PrepareQueue(ctx, tx)
 	if err != nil {
 		return err
@@ -327,8 +326,7 @@ func (t *Ticker) hand(ctx context.Context, tx *sql.Tx, ls localSchedule, batch [
 		// local edition has its ledger filled zone by zone instead, so it
 		// is marked sending here, and reopened when an earlier zone's send
 		// had already finished it.
-		if _, err := tx.ExecContext(ctx, `UPDATE editions SET status = 'sending', started_at = COALESCE(started_at, ?), finished_at = NULL
-			WHERE id = ? AND status IN ('assembled', 'sent')`, nowS, e.ID); err != nil {
+		if err := digest.StartOrReopen(ctx, tx, e.ID, now); err != nil {
 			return fmt.Errorf("start edition %d: %w", e.ID, err)
 		}
 		*touched = append(*touched, e)
