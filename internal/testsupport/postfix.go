@@ -125,7 +125,7 @@ func StartPostfix(tb testing.TB, opts PostfixOptions) *Postfix {
 	})
 	var lastErr error
 	for range 3 { // a free port can be taken between choosing and binding it
-		p.Addr = freeLoopbackAddr(tb)
+		p.Addr = freeAddr(tb)
 		p.writeConfig(tb, conf, certFile, keyFile)
 		if lastErr = p.start(tb, postfixBin); lastErr == nil {
 			return p
@@ -493,17 +493,6 @@ func (p *Postfix) WaitMessages(tb testing.TB, n int) []Received {
 		tb.Fatalf("postfix: the sink has %d message(s) after 30s, want %d; queue:\n%s", len(p.Sink.Messages()), n, p.Queue())
 	}
 	return msgs
-}
-
-// freeLoopbackAddr returns 127.0.0.1:port for a port free right now.
-func freeLoopbackAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func portOf(addr string) string {
