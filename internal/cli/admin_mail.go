@@ -22,11 +22,7 @@ func (t testMailer) SendTest(ctx context.Context, e *digest.Edition, to string) 
 	if err != nil {
 		return err
 	}
-	r, err := a.renderer()
-	if err != nil {
-		return err
-	}
-	rendered, err := r.Render(e)
+	rendered, err := a.render(e)
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,16 @@ func (a *app) renderer() (*digest.Renderer, error) {
 	return digest.NewRenderer(digest.RenderConfig{BaseURL: a.cfg.BaseURL, PostalAddress: a.cfg.PostalAddress})
 }
 
+// render renders e once with the configured renderer, for a preview or a
+// test mail.
+func (a *app) render(e *digest.Edition) (*digest.Rendered, error) {
+	r, err := a.renderer()
+	if err != nil {
+		return nil, err
+	}
+	return r.Render(e)
+}
+
 func (a *app) signer(ctx context.Context, db *sqlite.DB) (*subscribers.Signer, error) {
 	key, err := db.Secret(ctx, "token_secret")
 	if err != nil {

@@ -46,11 +46,7 @@ assembles one from the stories in its window without storing it.`,
 				return err
 			}
 			e = e.Variant(topicsFlag(o.topics))
-			r, err := a.renderer()
-			if err != nil {
-				return err
-			}
-			rendered, err := r.Render(e)
+			rendered, err := a.render(e)
 			if err != nil {
 				return err
 			}
