@@ -101,8 +101,8 @@ func (t *Ticker) hasPending(ctx context.Context, id int64) (bool, error) {
 }
 
 // Flush sends, one after the other, every local edition with deliveries
-// waiting, and returns when they are all sent (or one fails). Tests and the
-// first tick after a start use it; the background loop sends concurrently.
+// waiting, and returns when they are all sent (or one fails): for tests,
+// which drive the ticker by hand; the background loop sends concurrently.
 func (t *Ticker) Flush(ctx context.Context) error {
 	list, err := t.pending(ctx)
 	if err != nil {

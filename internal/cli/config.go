@@ -99,18 +99,6 @@ func loadEnv(fs *flag.FlagSet, settings []setting, given map[string]bool, getenv
 	return nil
 }
 
-// loadSettings parses args into settings, then fills the ones not given
-// from the environment. It returns the positional arguments and the flags
-// given.
-func loadSettings(fs *flag.FlagSet, settings []setting, args []string, getenv func(string) string) ([]string, map[string]bool, error) {
-	register(fs, settings)
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	given := givenFlags(fs)
-	return fs.Args(), given, loadEnv(fs, settings, given, getenv)
-}
-
 // config is the global configuration: every command takes these settings.
 type config struct {
 	DB            string

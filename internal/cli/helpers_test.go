@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -114,4 +115,16 @@ func waitHealthy(t *testing.T, base string) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	t.Fatalf("server at %s never became healthy", base)
+}
+
+// loadSettings parses args into settings, then fills the ones not given
+// from the environment. It returns the positional arguments and the flags
+// given.
+func loadSettings(fs *flag.FlagSet, settings []setting, args []string, getenv func(string) string) ([]string, map[string]bool, error) {
+	register(fs, settings)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	given := givenFlags(fs)
+	return fs.Args(), given, loadEnv(fs, settings, given, getenv)
 }
