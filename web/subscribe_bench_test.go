@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
@@ -42,5 +44,43 @@ func BenchmarkSubscribePage(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkUnsubscribePOST measures the one-click unsubscribe POST, whose
+// answer waits for its commit (docs/PERFORMANCE.md: durable answers). Each
+// round commits one UPDATE of the subscriber row (unsubscribing again is
+// idempotent but still writes).
+func BenchmarkUnsubscribePOST(b *testing.B) {
+	db, _ := testsupport.MustOpenDB(b)
+	ctx := context.Background()
+	key, err := db.Secret(ctx, "token_secret")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := digest.NewRenderer(digest.RenderConfig{BaseURL: "http://127.0.0.1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	subs := subscribers.NewStore(db)
+	signer := subscribers.NewSigner(key)
+	srv, err := web.New(web.Config{BaseURL: "http://127.0.0.1"}, db, digest.NewStore(db), subs, signer, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sub, err := subs.Add(ctx, "leaver@example.com", "Leaver")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := "/unsubscribe/" + signer.Token(subscribers.PurposeUnsubscribe, sub.ID, time.Time{})
+	h := srv.Handler()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", path, strings.NewReader("List-Unsubscribe=One-Click"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("POST unsubscribe: %d", w.Code)
+		}
 	}
 }
