@@ -35,6 +35,10 @@ type DB struct {
 	Path string
 	// Now is the clock every store built on this DB uses. Tests replace it.
 	Now func() time.Time
+	// BeforeCommit, when set (by tests), is called inside every write
+	// transaction of Tx and DurableTx just before it commits, on the
+	// transaction's connection: tests read PRAGMA synchronous there.
+	BeforeCommit func(tx *sql.Tx)
 }
 
 // DSN returns the connection string for path with the pragmas bothsides
@@ -89,21 +93,16 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Tx runs fn in a write transaction, committing when fn returns nil.
-// Keep fn short: it holds the only write lock of the file.
+// Tx runs fn in a write transaction, committing when fn returns nil, with
+// the connection's synchronous=NORMAL (see DurableTx for the commits that
+// must survive a power cut). Keep fn short: it holds the only write lock of
+// the file.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", db.explain(err))
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return db.explain(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", db.explain(err))
-	}
-	return nil
+	return db.finish(tx, fn)
 }
 
 type migration struct {

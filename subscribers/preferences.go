@@ -38,13 +38,13 @@ func (s *Store) UpdatePreferences(ctx context.Context, id int64, p Preferences) 
 	if p.PreferredHour != NoPreferredHour && (p.PreferredHour < 0 || p.PreferredHour > 23) {
 		return nil, invalid("hour", "preferred hour %d is not between 0 and 23", p.PreferredHour)
 	}
-	res, err := s.db.W.ExecContext(ctx, `UPDATE subscribers SET name = ?, topics = ?, timezone = ?, preferred_hour = ?, updated_at = ?
+	err = s.updateDurably(ctx, id, `UPDATE subscribers SET name = ?, topics = ?, timezone = ?, preferred_hour = ?, updated_at = ?
 		WHERE id = ?`, p.Name, topicsJSON(p.Topics), p.Timezone, hour, sqlite.Time(s.db.Now()), id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("update preferences of %d: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return nil, ErrNotFound
 	}
 	return s.Find(ctx, id)
 }
@@ -61,15 +61,33 @@ func (s *Store) Pause(ctx context.Context, id int64, weeks int) (*Subscriber, er
 	if weeks > 0 {
 		until = sqlite.NullTime(now.Add(time.Duration(weeks) * 7 * 24 * time.Hour))
 	}
-	res, err := s.db.W.ExecContext(ctx, `UPDATE subscribers SET paused_until = ?, updated_at = ? WHERE id = ?`,
+	err := s.updateDurably(ctx, id, `UPDATE subscribers SET paused_until = ?, updated_at = ? WHERE id = ?`,
 		until, sqlite.Time(now), id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pause %d: %w", id, err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return nil, ErrNotFound
-	}
 	return s.Find(ctx, id)
+}
+
+// updateDurably runs one UPDATE of subscriber id in a durable transaction
+// (the page then says "saved"); no row is ErrNotFound.
+func (s *Store) updateDurably(ctx context.Context, id int64, query string, args ...any) error {
+	return s.db.DurableTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = ErrNotFound
+			}
+			return err
+		}
+		return nil
+	})
 }
 
 // Resubscribe makes the subscriber active again, at their own request from

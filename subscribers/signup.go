@@ -221,7 +221,8 @@ func (s *Store) Confirm(ctx context.Context, id int64, cfg SignUpConfig) (*Subsc
 	nowT := s.db.Now()
 	now := sqlite.Time(nowT)
 	cutoff := sqlite.Time(nowT.Add(-cfg.PendingExpiry))
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	// Durable: the answer tells the reader they are subscribed.
+	err := s.db.DurableTx(ctx, func(tx *sql.Tx) error {
 		var status string
 		var sent sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT status, confirm_sent_at FROM subscribers WHERE id = ?`, id).Scan(&status, &sent)

@@ -329,7 +329,8 @@ func (s *Store) Counts(ctx context.Context) (map[Status]int, error) {
 // and complained subscribers keep their status (they are not mailed either).
 func (s *Store) Unsubscribe(ctx context.Context, id int64) error {
 	now := sqlite.Time(s.db.Now())
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	// Durable: the answer tells the reader they are out.
+	err := s.db.DurableTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE subscribers
 			SET status = 'unsubscribed', updated_at = ?, unsubscribed_at = COALESCE(unsubscribed_at, ?), confirm_sent_at = NULL
 			WHERE id = ? AND status IN ('active', 'pending', 'unsubscribed')`, now, now, id)
@@ -357,7 +358,9 @@ func (s *Store) SetStatus(ctx context.Context, id int64, st Status) error {
 		return invalid("status", "status %q is not one of pending, active, unsubscribed, bounced, complained", st)
 	}
 	now := sqlite.Time(s.db.Now())
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	// Durable: an administrator's or a reader's request (resubscribing),
+	// answered as done.
+	err := s.db.DurableTx(ctx, func(tx *sql.Tx) error {
 		if err := mustExist(ctx, tx, id); err != nil {
 			return err
 		}

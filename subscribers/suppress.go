@@ -108,7 +108,8 @@ func (s *Store) Erase(ctx context.Context, email string) (EraseResult, error) {
 	}
 	res := EraseResult{Email: addr}
 	now := sqlite.Time(s.db.Now())
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	// Durable: an erasure reported done must not come back after a power cut.
+	err = s.db.DurableTx(ctx, func(tx *sql.Tx) error {
 		// Overwrite the deleted rows with zeros instead of leaving them in
 		// free pages (a setting of the writer connection, kept on).
 		if _, err := tx.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
