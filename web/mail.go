@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	htmltemplate "html/template"
-	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -86,109 +85,26 @@ func (s *Server) signUpMail(sub *subscribers.Subscriber, outcome subscribers.Sig
 	}, nil
 }
 
-// outbox sends sign-up mails in the background, so that a sign-up answers
-// at once and in the same time whether or not a mail goes out (the timing
-// must not tell whether an address is subscribed).
-type outbox struct {
-	q       chan *mailer.Message
-	stop    chan struct{}
-	done    sync.WaitGroup
-	closing sync.Once
-}
-
-// Delays between attempts of a sign-up mail that failed temporarily.
-var mailRetryDelays = []time.Duration{10 * time.Second, time.Minute}
-
-func (s *Server) startWorker() {
-	s.out = &outbox{q: make(chan *mailer.Message, 256), stop: make(chan struct{})}
-	s.out.done.Add(1)
-	go s.work()
-}
-
-// enqueue hands a mail to the worker; a full queue drops it (and logs).
-func (s *Server) enqueue(m *mailer.Message) {
-	select {
-	case s.out.q <- m:
-	default:
-		s.cfg.Logger.Error("sign-up mail queue full; mail dropped", "message_id", m.MessageID)
-	}
-}
-
-func (s *Server) work() {
-	defer s.out.done.Done()
-	// base ends drainTimeout after Close: what is queued or being retried
-	// then gets that long to go out.
-	base, cancelBase := context.WithCancel(context.Background())
-	defer cancelBase()
+// startOutbox starts the sign-up mail workers and the hourly expiry of
+// unconfirmed sign-ups.
+func (s *Server) startOutbox() {
+	s.out = newOutbox(s.cfg.Outbox, s.cfg.Mailer.Send, s.cfg.Logger, s.now, s.cfg.Registerer)
+	s.expireStop = make(chan struct{})
+	s.expireDone = make(chan struct{})
 	go func() {
-		select {
-		case <-s.out.stop:
-		case <-base.Done():
-			return
-		}
-		t := time.NewTimer(drainTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelBase()
-		case <-base.Done():
-		}
-	}()
-	send := func(m *mailer.Message) {
-		if base.Err() != nil {
-			s.cfg.Logger.Error("sign-up mail dropped at shutdown", "message_id", m.MessageID)
-			return
-		}
-		ctx, cancel := context.WithTimeout(base, 2*time.Minute)
-		defer cancel()
-		s.deliver(ctx, m)
-	}
-	expire := time.NewTicker(time.Hour)
-	defer expire.Stop()
-	s.expirePending()
-	for {
-		select {
-		case m := <-s.out.q:
-			send(m)
-		case <-expire.C:
-			s.expirePending()
-		case <-s.out.stop:
-			for {
-				select {
-				case m := <-s.out.q:
-					send(m)
-				default:
-					return
-				}
+		defer close(s.expireDone)
+		expire := time.NewTicker(time.Hour)
+		defer expire.Stop()
+		s.expirePending()
+		for {
+			select {
+			case <-expire.C:
+				s.expirePending()
+			case <-s.expireStop:
+				return
 			}
 		}
-	}
-}
-
-// drainTimeout bounds how long Close waits for queued sign-up mails.
-const drainTimeout = 15 * time.Second
-
-func (s *Server) deliver(ctx context.Context, m *mailer.Message) {
-	for attempt := 0; ; attempt++ {
-		err := s.cfg.Mailer.Send(ctx, m)
-		if err == nil {
-			s.cfg.Logger.Info("sign-up mail sent", "message_id", m.MessageID)
-			return
-		}
-		if mailer.IsPermanent(err) || attempt >= len(mailRetryDelays) || ctx.Err() != nil {
-			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", err)
-			return
-		}
-		s.cfg.Logger.Warn("sign-up mail will be retried", "message_id", m.MessageID, "err", err)
-		t := time.NewTimer(mailRetryDelays[attempt])
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", err)
-			return
-		}
-	}
+	}()
 }
 
 func (s *Server) expirePending() {
@@ -202,13 +118,17 @@ func (s *Server) expirePending() {
 	}
 }
 
-// Close sends the sign-up mails still queued (for at most 15 seconds; the
-// rest are logged as dropped) and stops the background worker. Call it after the HTTP server has shut down and before the
-// database closes.
+// Close sends the sign-up mails still held, retries pulled forward (for
+// at most 15 seconds; the rest are logged and counted as dropped), and stops
+// the background work. Call it after the HTTP server has shut down and
+// before the database closes.
 func (s *Server) Close() {
 	if s.out == nil {
 		return
 	}
-	s.out.closing.Do(func() { close(s.out.stop) })
-	s.out.done.Wait()
+	s.closing.Do(func() {
+		close(s.expireStop)
+		<-s.expireDone
+		s.out.close()
+	})
 }

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"bothsides/delivery"
 	"bothsides/digest"
@@ -36,6 +39,12 @@ type Config struct {
 	UnsubscribeMailto string
 	// SignUp sets the pending expiry and the sign-up rate limits.
 	SignUp subscribers.SignUpConfig
+	// Outbox sizes the background sending of sign-up mails: workers,
+	// capacity and retry delays.
+	Outbox OutboxConfig
+	// Registerer, when set, gets the web server's own metrics (the sign-up
+	// mail outbox's); serve passes the registry it exposes at /metrics.
+	Registerer prometheus.Registerer
 	// Metrics, when set, is served at GET /metrics (Prometheus text format).
 	Metrics http.Handler
 	// ClientIPHeader names a header set by a trusted reverse proxy holding
@@ -55,8 +64,12 @@ type Server struct {
 	pages    map[string]*template.Template
 	mails    struct{ confirm, active subscriberMail }
 	out      *outbox
-	archive  editionCache // rendered archive pages of mailed editions
-	admin    *Admin
+	// expireStop and expireDone stop the hourly expiry of unconfirmed
+	// sign-ups; closing makes Close idempotent.
+	expireStop, expireDone chan struct{}
+	closing                sync.Once
+	archive                editionCache // rendered archive pages of mailed editions
+	admin                  *Admin
 }
 
 // SetAdmin mounts the admin console and the JSON API (see NewAdmin); call
@@ -91,7 +104,7 @@ func New(cfg Config, db *sqlite.DB, stories *digest.Store, subs *subscribers.Sto
 		return nil, err
 	}
 	if cfg.Mailer != nil {
-		s.startWorker()
+		s.startOutbox()
 	}
 	return s, nil
 }

@@ -83,6 +83,21 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "subscribe", done)
 		return
 	}
+	// Room for the mail is taken before anything is stored, for every
+	// address alike: a full outbox refuses all sign-ups the same way, and
+	// nobody is told "check your inbox" for a mail that could not be queued.
+	if !s.out.reserve() {
+		w.Header().Set("Retry-After", "60")
+		s.renderMessage(w, r, http.StatusServiceUnavailable, "Sign-up not sent",
+			"Too many sign-ups are waiting for their mail right now, so yours was not recorded. Please try again in a minute.")
+		return
+	}
+	queued := false
+	defer func() {
+		if !queued {
+			s.out.release()
+		}
+	}()
 	sub, outcome, err := s.subs.SignUp(r.Context(), in, s.cfg.SignUp)
 	if err != nil {
 		d := subscribeData{Email: in.Email, Name: in.Name, Timezone: in.Timezone}
@@ -112,7 +127,8 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
 			s.error(w, r, err)
 			return
 		}
-		s.enqueue(m)
+		s.out.add(m)
+		queued = true
 	}
 	s.cfg.Logger.Info("sign-up", "outcome", outcome.String())
 	s.render(w, r, http.StatusOK, "subscribe", done)

@@ -3,14 +3,19 @@ package web_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
@@ -177,9 +182,11 @@ func TestSubscribe_SameAnswerForEveryAddress(t *testing.T) {
 		}
 	}
 	// The mails differ, and only the owner of the address sees them. The
-	// worker sends in order, so once the last one is in, all are.
-	post("last@example.com")
-	f.smtp.WaitFor(t, "last@example.com", 1)
+	// workers send in parallel: wait for each mail expected (the others
+	// were never queued).
+	f.smtp.WaitFor(t, "new@example.com", 1)
+	f.smtp.WaitFor(t, "active@example.com", 2)
+	f.smtp.WaitFor(t, "left@example.com", 1)
 	if got := f.smtp.To("new@example.com"); len(got) != 1 || !strings.Contains(link(t, got[0], "confirm"), "/confirm/") {
 		t.Fatalf("new: %d mails", len(got))
 	}
@@ -464,3 +471,81 @@ func TestSubscribePage_ScriptAndPolicy(t *testing.T) {
 		t.Fatal("/static/ lists its files")
 	}
 }
+
+// TestSubscribe_OutboxFull: when the sign-up mail outbox is full (the
+// relay hangs), the form answers 503 with Retry-After instead of "check
+// your inbox", stores nothing, logs the refusal and counts it in /metrics;
+// once the relay answers again, sign-up works.
+func TestSubscribe_OutboxFull(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var logs strings.Builder
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	f := newSignUpFixture(t, web.Config{Outbox: web.OutboxConfig{Workers: 1, Capacity: 2}, Registerer: reg,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Logger: logger})
+	if _, err := f.subs.Add(context.Background(), "active@example.com", "Ada"); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	f.smtp.Accepted = func([]string) { <-release }
+	f.smtp.Sync()
+	post := func(email string) response {
+		return f.do(t, "POST", "/subscribe", url.Values{"email": {email}})
+	}
+	// One mail in flight at the hung relay, one queued: the outbox is full,
+	// and every address (new, or already subscribed) gets the same 503.
+	for _, addr := range []string{"one@example.com", "two@example.com"} {
+		if got := post(addr); got.code != http.StatusOK || !strings.Contains(got.body, "Check your inbox") {
+			t.Fatalf("%s: %d\n%s", addr, got.code, got.body)
+		}
+	}
+	for _, addr := range []string{"three@example.com", "active@example.com"} {
+		got := post(addr)
+		if got.code != http.StatusServiceUnavailable || got.header.Get("Retry-After") != "60" {
+			t.Fatalf("%s with a full outbox: %d (Retry-After %q), want 503 and 60", addr, got.code, got.header.Get("Retry-After"))
+		}
+		if strings.Contains(got.body, "Check your inbox") || !strings.Contains(got.body, "try again in a minute") {
+			t.Fatalf("%s: the 503 page does not say to try again:\n%s", addr, got.body)
+		}
+	}
+	if _, err := f.subs.FindByEmail(context.Background(), "three@example.com"); err == nil {
+		t.Fatal("a refused sign-up was stored")
+	}
+	logMu.Lock()
+	logged := logs.String()
+	logMu.Unlock()
+	if !strings.Contains(logged, "sign-up mail outbox full") {
+		t.Fatalf("refusal not logged:\n%s", logged)
+	}
+	metrics := f.do(t, "GET", "/metrics", nil)
+	for _, want := range []string{"bothsides_signup_mails_refused_total 2", "bothsides_signup_mail_outbox 2", "bothsides_signup_mails_queued_total 2"} {
+		if !strings.Contains(metrics.body, want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, metrics.body)
+		}
+	}
+	unblock()
+	f.smtp.WaitFor(t, "two@example.com", 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := post("three@example.com")
+		if got.code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sign-up still refused after the relay recovered: %d", got.code)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.smtp.WaitFor(t, "three@example.com", 1)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
