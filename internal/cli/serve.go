@@ -97,7 +97,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
-	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler()}
+	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler(), Registerer: a.registry}
 	closeSignUpMail, err := a.signUpWebConfig(&wcfg)
 	if err != nil {
 		ln.Close()

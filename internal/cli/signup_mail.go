@@ -37,10 +37,15 @@ func checkMailto(m string) error {
 	return nil
 }
 
+// signUpWorkers is how many sign-up mails serve sends at once, each
+// worker over a connection of its own.
+const signUpWorkers = 4
+
 // signUpWebConfig fills the sign-up and unsubscribe part of the web
-// server's configuration, with a connection of its own for the sign-up mails
-// from the transport the digest uses (the same relay or outbox, DKIM-signed
-// the same way). Call the returned function after the server's Close.
+// server's configuration, with signUpWorkers connections of its own for the
+// sign-up mails from the transport the digest uses (the same relay or
+// outbox, DKIM-signed the same way). Call the returned function after the
+// server's Close.
 func (a *app) signUpWebConfig(cfg *web.Config) (func(), error) {
 	su, err := a.signUpConfig()
 	if err != nil {
@@ -53,25 +58,44 @@ func (a *app) signUpWebConfig(cfg *web.Config) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	conn := dial()
-	a.log.Info("sign-up mails", "via", where, "pending_expiry", su.PendingExpiry.String())
-	cfg.Mailer, cfg.From, cfg.ReplyTo, cfg.PostalAddress = rawMailer{conn}, a.cfg.From, a.cfg.ReplyTo, a.cfg.PostalAddress
+	pool := rawMailer{conns: make(chan delivery.Conn, signUpWorkers)}
+	all := make([]delivery.Conn, 0, signUpWorkers)
+	for range signUpWorkers {
+		c := dial()
+		all = append(all, c)
+		pool.conns <- c
+	}
+	a.log.Info("sign-up mails", "via", where, "workers", signUpWorkers, "pending_expiry", su.PendingExpiry.String())
+	cfg.Mailer, cfg.From, cfg.ReplyTo, cfg.PostalAddress = pool, a.cfg.From, a.cfg.ReplyTo, a.cfg.PostalAddress
 	cfg.UnsubscribeMailto, cfg.ClientIPHeader, cfg.SignUp = a.cfg.UnsubscribeMailto, a.cfg.ClientIPHeader, su
-	return func() { conn.Close() }, nil
+	cfg.Outbox.Workers = signUpWorkers
+	return func() {
+		for _, c := range all {
+			c.Close()
+		}
+	}, nil
 }
 
-// rawMailer sends single messages (the sign-up mails) through a digest
-// connection: built by mailer.Build, then handed over raw, as editions are,
-// so that they are DKIM-signed like editions.
-type rawMailer struct{ conn delivery.Conn }
+// rawMailer sends single messages (the sign-up mails) through a pool of
+// digest connections, one Send per connection at a time: built by
+// mailer.Build, then handed over raw, as editions are, so that they are
+// DKIM-signed like editions.
+type rawMailer struct{ conns chan delivery.Conn }
 
 var _ delivery.Mailer = rawMailer{}
 
-// Send builds m and sends it from the From address.
+// Send builds m and sends it from the From address over a free connection.
 func (r rawMailer) Send(ctx context.Context, m *mailer.Message) error {
 	from, raw, err := mailer.Encode(m)
 	if err != nil {
 		return err
 	}
-	return r.conn.SendRaw(ctx, from, m.To, raw)
+	var c delivery.Conn
+	select {
+	case c = <-r.conns:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { r.conns <- c }()
+	return c.SendRaw(ctx, from, m.To, raw)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -75,6 +76,18 @@ func TestServe_SignUp(t *testing.T) {
 	confirm := regexp.MustCompile(regexp.QuoteMeta(base) + `/confirm/[A-Za-z0-9_.-]+`).FindString(m.Text)
 	if confirm == "" || strings.Contains(m.Text, "Nova") || !strings.Contains(m.Text, "works until Monday 30 November 2026") {
 		t.Fatalf("confirmation mail:\n%s", m.Text)
+	}
+	// The outbox's counters are on the registry serve exposes.
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"bothsides_signup_mails_queued_total 1", "bothsides_signup_mails_refused_total 0"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		}
 	}
 	resp, err = http.PostForm(confirm, url.Values{})
 	if err != nil {
