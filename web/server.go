@@ -53,7 +53,7 @@ type Server struct {
 	signer   *subscribers.Signer
 	renderer *digest.Renderer
 	pages    map[string]*template.Template
-	mails    struct{ confirm, active subscriberMail }
+	mails    struct{ confirm, active, links subscriberMail }
 	out      *outbox
 	archive  editionCache // rendered archive pages of mailed editions
 	admin    *Admin
@@ -88,6 +88,9 @@ func New(cfg Config, db *sqlite.DB, stories *digest.Store, subs *subscribers.Sto
 		return nil, err
 	}
 	if s.mails.active, err = parseSubscriberMail("subscribe_active", "You are already subscribed to Both Sides"); err != nil {
+		return nil, err
+	}
+	if s.mails.links, err = parseSubscriberMail("links_new", "Your new Both Sides links"); err != nil {
 		return nil, err
 	}
 	if cfg.Mailer != nil {
