@@ -31,11 +31,11 @@ type preferencesData struct {
 	RevokeURL      string
 	// Resubscribe offers the button: only an unsubscribed reader comes
 	// back with a click.
-	Resubscribe    bool
-	Active         bool
-	StatusNote     string
-	Notice         string
-	Error, Field   string
+	Resubscribe  bool
+	Active       bool
+	StatusNote   string
+	Notice       string
+	Error, Field string
 }
 
 func (s *Server) preferencesData(r *http.Request, sub *subscribers.Subscriber, token string) (preferencesData, error) {
