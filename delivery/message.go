@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"time"
 
 	"bothsides/digest"
 	"bothsides/mailer"
@@ -77,8 +76,11 @@ func (m *editionMail) messageID(e *digest.Edition, subscriberID int64, attempt i
 
 // build appends one subscriber's message to dst.
 func (m *editionMail) build(dst []byte, s *Sender, j job, msgID string) (mailer.Raw, error) {
-	unsub := s.cfg.BaseURL + "/unsubscribe/" + s.signer.Token(subscribers.PurposeUnsubscribe, j.subscriberID, time.Time{})
-	prefs := s.cfg.BaseURL + "/preferences/" + s.signer.Token(subscribers.PurposePreferences, j.subscriberID, time.Time{})
+	// The links live from the moment the message is made: an unsubscribe
+	// link 90 days, a preferences link 30 (subscribers.LinkExpiry).
+	now := s.db.Now()
+	unsub := s.cfg.BaseURL + "/unsubscribe/" + s.signer.Link(subscribers.PurposeUnsubscribe, j.subscriberID, j.generation, now)
+	prefs := s.cfg.BaseURL + "/preferences/" + s.signer.Link(subscribers.PurposePreferences, j.subscriberID, j.generation, now)
 	t := m.anon
 	if j.name != "" {
 		t = m.named
@@ -87,7 +89,7 @@ func (m *editionMail) build(dst []byte, s *Sender, j job, msgID string) (mailer.
 		To:          j.email,
 		Name:        j.name,
 		MessageID:   msgID,
-		Date:        s.db.Now(),
+		Date:        now,
 		Unsubscribe: unsub,
 		Values:      []string{j.name, j.email, unsub, prefs},
 	})

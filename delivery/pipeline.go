@@ -22,6 +22,7 @@ type job struct {
 	subscriberID int64
 	email, name  string
 	topics       string // the subscriber's favoured topics, as stored (JSON)
+	generation   int64  // the subscriber's link generation, for the signed links
 	attempts     int
 	createdAt    time.Time
 }
@@ -195,7 +196,7 @@ func (r *run) produce(ctx context.Context) {
 
 func (r *run) page(ctx context.Context, after int64) ([]job, error) {
 	now := sqlite.Time(r.s.db.Now())
-	rows, err := r.s.db.R.QueryContext(ctx, `SELECT d.subscriber_id, s.email, s.name, s.topics, d.attempts, d.created_at
+	rows, err := r.s.db.R.QueryContext(ctx, `SELECT d.subscriber_id, s.email, s.name, s.topics, s.link_generation, d.attempts, d.created_at
 		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
 		WHERE d.edition_id = ? AND d.subscriber_id > ?
 		  AND (d.status = 'queued' OR (d.status = 'retry' AND d.next_attempt_at <= ?))
@@ -208,7 +209,7 @@ func (r *run) page(ctx context.Context, after int64) ([]job, error) {
 	for rows.Next() {
 		var j job
 		var created string
-		if err := rows.Scan(&j.subscriberID, &j.email, &j.name, &j.topics, &j.attempts, &created); err != nil {
+		if err := rows.Scan(&j.subscriberID, &j.email, &j.name, &j.topics, &j.generation, &j.attempts, &created); err != nil {
 			return nil, fmt.Errorf("next deliveries: %w", err)
 		}
 		j.createdAt, _ = sqlite.ParseTime(created)

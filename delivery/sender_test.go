@@ -208,7 +208,7 @@ func TestSender_Send(t *testing.T) {
 				t.Fatal(err)
 			}
 			h := m.Header
-			unsub := "https://news.example.com/unsubscribe/" + f.signer.Token(subscribers.PurposeUnsubscribe, f.ids[i], time.Time{})
+			unsub := "https://news.example.com/unsubscribe/" + f.signer.Link(subscribers.PurposeUnsubscribe, f.ids[i], 0, f.clock.Now())
 			for name, want := range map[string]string{
 				"From":                  `"Both Sides" <digest@news.example.com>`,
 				"List-Unsubscribe":      "<" + unsub + ">, <mailto:leave@news.example.com>",
@@ -234,7 +234,7 @@ func TestSender_Send(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantHTML, wantText := rendered.Personalize(digest.Personal{Name: sub.Name, Email: sub.Email, UnsubscribeURL: unsub,
-				PreferencesURL: "https://news.example.com/preferences/" + f.signer.Token(subscribers.PurposePreferences, f.ids[i], time.Time{})})
+				PreferencesURL: "https://news.example.com/preferences/" + f.signer.Link(subscribers.PurposePreferences, f.ids[i], 0, f.clock.Now())})
 			lf := func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
 			if lf(m.HTML) != lf(string(wantHTML)) {
 				t.Errorf("%s: HTML differs from Personalize's", email)

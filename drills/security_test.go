@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"go/ast"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -492,4 +494,142 @@ func adminLogin(t *testing.T, base string) (session, csrf string) {
 		t.Fatalf("no CSRF token on /admin/schedules:\n%s", body)
 	}
 	return session, m[1]
+}
+
+// TestDrill_SecurityLinks is drill 6's links part (issue 17) against a
+// running `bothsides serve`: a link revoked by `subscribers revoke-links`
+// answered as invalid; after `secret rotate` the links signed by the old
+// key still work and `send` mails links with the new key id, which the
+// server (started before the rotation) honours; an unsubscribe link made
+// 60 days ago still unsubscribes and a preferences link made 31 days ago
+// is refused with the expiry page; complained and bounced readers cannot
+// resubscribe through their link; a pending sign-up keeps its first
+// details after a second submission.
+func TestDrill_SecurityLinks(t *testing.T) {
+	s := newSite(t)
+	s.populate(4)
+	relay := testsupport.StartSMTPWith(t, testsupport.SMTPOptions{})
+	srv := s.serve(map[string]string{"BOTHSIDES_SMTP_URL": relay.URL() + "?tls=none"})
+	db, key := s.open()
+	defer db.Close()
+	signer := subscribers.NewSigner(key)
+	const day = 24 * time.Hour
+	idOf := func(addr string) int64 {
+		var id int64
+		if err := db.R.QueryRow(`SELECT id FROM subscribers WHERE email = ?`, addr).Scan(&id); err != nil {
+			t.Fatalf("subscriber %s: %v", addr, err)
+		}
+		return id
+	}
+	get := func(path string) (int, string) {
+		resp, body := do(t, newRequest(t, "GET", srv.URL+path, ""))
+		return resp.StatusCode, body
+	}
+
+	t.Run("Revoked", func(t *testing.T) {
+		id := idOf(addressOf(0))
+		prefs := "/preferences/" + signer.Link(subscribers.PurposePreferences, id, 0, time.Now())
+		if code, _ := get(prefs); code != http.StatusOK {
+			t.Fatalf("before revoking: %d", code)
+		}
+		s.must("subscribers", "revoke-links", addressOf(0))
+		if code, body := get(prefs); code != http.StatusBadRequest || !strings.Contains(body, "not valid") {
+			t.Fatalf("revoked link: %d, want 400", code)
+		}
+		if code, _ := get("/preferences/" + signer.Link(subscribers.PurposePreferences, id, 1, time.Now())); code != http.StatusOK {
+			t.Fatalf("link of the new generation: %d", code)
+		}
+	})
+
+	t.Run("Rotated", func(t *testing.T) {
+		id := idOf(addressOf(1))
+		old := "/unsubscribe/" + signer.Link(subscribers.PurposeUnsubscribe, id, 0, time.Now())
+		if out := s.must("secret", "rotate"); !strings.Contains(out, "token key 1 added") {
+			t.Fatalf("secret rotate: %s", out)
+		}
+		if code, _ := get(old); code != http.StatusOK {
+			t.Fatalf("old key's link after the rotation: %d", code)
+		}
+		s.must("send", "--date", editionDate)
+		msgs, err := filepath.Glob(filepath.Join(s.dir, "outbox", "*.eml"))
+		if err != nil || len(msgs) == 0 {
+			t.Fatalf("no mail in the outbox: %v", err)
+		}
+		raw, err := os.ReadFile(msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := testsupport.ParseMail(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := regexp.MustCompile(`/unsubscribe/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)`).FindStringSubmatch(m.Text)
+		if l == nil {
+			t.Fatalf("no unsubscribe link in:\n%s", m.Text)
+		}
+		ring, err := subscribers.NewSignerFrom(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ring.Verify(subscribers.PurposeUnsubscribe, l[1], time.Now())
+		if err != nil || c.KeyID != 1 {
+			t.Fatalf("mailed link after the rotation: %+v, %v; want key id 1", c, err)
+		}
+		if exp := time.Until(c.Expires); exp < 89*day || exp > 91*day {
+			t.Fatalf("mailed unsubscribe link expires in %v, want 90 days", exp)
+		}
+		if code, _ := get("/unsubscribe/" + l[1]); code != http.StatusOK {
+			t.Fatalf("new key's link on the server started before the rotation: %d", code)
+		}
+	})
+
+	t.Run("Lifetimes", func(t *testing.T) {
+		id := idOf(addressOf(2))
+		prefs := "/preferences/" + signer.Link(subscribers.PurposePreferences, id, 0, time.Now().Add(-31*day))
+		if code, body := get(prefs); code != http.StatusBadRequest || !strings.Contains(body, "This link has expired") {
+			t.Fatalf("31-day-old preferences link: %d", code)
+		}
+		unsub := "/unsubscribe/" + signer.Link(subscribers.PurposeUnsubscribe, id, 0, time.Now().Add(-60*day))
+		resp, _ := do(t, newRequest(t, "POST", srv.URL+unsub, "List-Unsubscribe=One-Click"))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("60-day-old one-click unsubscribe: %d", resp.StatusCode)
+		}
+		var st string
+		db.R.QueryRow(`SELECT status FROM subscribers WHERE id = ?`, id).Scan(&st)
+		if st != "unsubscribed" {
+			t.Fatalf("after the 60-day-old unsubscribe: %s", st)
+		}
+	})
+
+	t.Run("ResubscribeRefused", func(t *testing.T) {
+		id := idOf(addressOf(3))
+		for _, st := range []string{"complained", "bounced"} {
+			if _, err := db.W.Exec(`UPDATE subscribers SET status = ? WHERE id = ?`, st, id); err != nil {
+				t.Fatal(err)
+			}
+			tok := signer.Link(subscribers.PurposePreferences, id, 0, time.Now())
+			resp, _ := do(t, newRequest(t, "POST", srv.URL+"/resubscribe/"+tok, "x=1"))
+			var now string
+			db.R.QueryRow(`SELECT status FROM subscribers WHERE id = ?`, id).Scan(&now)
+			if resp.StatusCode != http.StatusForbidden || now != st {
+				t.Errorf("%s reader's resubscribe: %d and now %s; want 403 and %s", st, resp.StatusCode, now, st)
+			}
+		}
+	})
+
+	t.Run("PendingKeepsDetails", func(t *testing.T) {
+		const addr = "drill.pending@example.com"
+		for i, name := range []string{"First", "Second"} {
+			resp, _ := do(t, newRequest(t, "POST", srv.URL+"/subscribe", "email="+url.QueryEscape(addr)+"&name="+name+"&timezone=UTC"))
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("sign-up: %d", resp.StatusCode)
+			}
+			relay.WaitFor(t, addr, i+1)
+		}
+		var name, st string
+		db.R.QueryRow(`SELECT name, status FROM subscribers WHERE email = ?`, addr).Scan(&name, &st)
+		if name != "First" || st != "pending" {
+			t.Fatalf("pending sign-up after a second submission: name %q, status %s", name, st)
+		}
+	})
 }

@@ -90,14 +90,44 @@ func (s *Store) updateDurably(ctx context.Context, id int64, query string, args 
 	})
 }
 
-// Resubscribe makes the subscriber active again, at their own request from
-// a signed link: unsubscribed, bounced or complained, they asked for it.
+// ErrOptInRequired is returned by Resubscribe for a reader who may come
+// back only through a fresh double opt-in: bounced or complained (the
+// address may not be theirs any more, or they reported the mail as spam),
+// or pending (they have a confirmation link for that).
+var ErrOptInRequired = errors.New("this address can come back only by signing up again and confirming")
+
+// Resubscribe makes an unsubscribed subscriber active again, at their own
+// request from a signed link; an active one stays so. Bounced, complained
+// and pending subscribers are refused with ErrOptInRequired, whatever
+// link they use: the same rule as sign-up's confirmation, and the check
+// and the change are one transaction.
 func (s *Store) Resubscribe(ctx context.Context, id int64) (*Subscriber, error) {
-	if err := s.SetStatus(ctx, id, StatusActive); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, err
+	now := sqlite.Time(s.db.Now())
+	// Durable: the page then says the reader is back.
+	err := s.db.DurableTx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
 		}
-		return nil, fmt.Errorf("resubscribe: %w", err)
+		if err != nil {
+			return err
+		}
+		switch Status(status) {
+		case StatusActive:
+			return nil
+		case StatusUnsubscribed:
+			_, err = tx.ExecContext(ctx, `UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, confirm_sent_at = NULL, bounces = 0,
+				confirmed_at = COALESCE(confirmed_at, ?1), updated_at = ?1 WHERE id = ?2 AND status = 'unsubscribed'`, now, id)
+			return err
+		}
+		return ErrOptInRequired
+	})
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrOptInRequired) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resubscribe %d: %w", id, err)
 	}
 	return s.Find(ctx, id)
 }

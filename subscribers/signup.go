@@ -110,8 +110,9 @@ func CleanSignUp(in SignUp) (SignUp, error) {
 }
 
 // SignUp records a sign-up from the web form and says what to mail. A new
-// address becomes pending; a pending one gets its details updated and a new
-// confirmation; an unsubscribed or bounced one stays so until it confirms.
+// address becomes pending; a pending one keeps its first details and gets a
+// new confirmation; an unsubscribed or bounced one stays so until it
+// confirms.
 // Invalid input returns an error wrapping ErrInvalidAddress or ErrInvalid;
 // a network over its limit gets ErrRateLimited.
 func (s *Store) SignUp(ctx context.Context, in SignUp, cfg SignUpConfig) (*Subscriber, SignUpOutcome, error) {
@@ -174,13 +175,12 @@ func (s *Store) SignUp(ctx context.Context, in SignUp, cfg SignUpConfig) (*Subsc
 			return err
 		}
 		switch Status(status) {
-		case StatusPending:
-			// Not yet confirmed: the newest details win.
-			outcome = SignUpConfirm
-			_, err = tx.ExecContext(ctx, `UPDATE subscribers SET name = ?, timezone = ?, topics = ?, confirm_sent_at = ?, updated_at = ?
-				WHERE id = ?`, in.Name, in.Timezone, topicsJSON(in.Topics), now, now, id)
-		case StatusUnsubscribed, StatusBounced:
-			// Their details change only through their preferences link.
+		case StatusPending, StatusUnsubscribed, StatusBounced:
+			// A new confirmation link, and nothing else: anyone can submit
+			// the form for any address, so a pending sign-up keeps the
+			// details it was made with until it is confirmed (issue 17),
+			// and the others change theirs only through their preferences
+			// link.
 			outcome = SignUpConfirm
 			_, err = tx.ExecContext(ctx, `UPDATE subscribers SET confirm_sent_at = ?, updated_at = ? WHERE id = ?`, now, now, id)
 		case StatusActive:

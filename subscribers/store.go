@@ -107,6 +107,9 @@ type Subscriber struct {
 	ConfirmedAt    time.Time
 	ConfirmSentAt  time.Time // last confirmation mail of an open sign-up
 	UnsubscribedAt time.Time
+	// LinkGeneration is the generation of the links that work: every
+	// signed link carries the one it was made at, and RevokeLinks bumps it.
+	LinkGeneration int64
 }
 
 // Paused reports whether the subscriber has paused delivery at now.
@@ -131,7 +134,7 @@ type Store struct {
 func NewStore(db *sqlite.DB) *Store { return &Store{db: db} }
 
 const columns = `id, email, name, status, timezone, topics, preferred_hour, paused_until, bounces, source,
-	created_at, updated_at, confirmed_at, confirm_sent_at, unsubscribed_at`
+	created_at, updated_at, confirmed_at, confirm_sent_at, unsubscribed_at, link_generation`
 
 // nextID numbers a new subscriber above every id ever used, so that a
 // signed link of a deleted subscriber never names a new one.
@@ -146,7 +149,7 @@ func scan(row interface{ Scan(...any) error }) (*Subscriber, error) {
 		paused, confirmed, sent, uns sql.NullString
 	)
 	if err := row.Scan(&s.ID, &s.Email, &s.Name, &status, &s.Timezone, &topics, &hour, &paused, &s.Bounces, &s.Source,
-		&created, &updated, &confirmed, &sent, &uns); err != nil {
+		&created, &updated, &confirmed, &sent, &uns, &s.LinkGeneration); err != nil {
 		return nil, err
 	}
 	s.Status = Status(status)

@@ -35,6 +35,7 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("POST /api/editions/{schedule}/{date}/{action}", a.apiEditionAction)
 	h("GET /api/subscribers", a.apiSubscribers)
 	h("POST /api/subscribers/{id}/status", a.apiSubscriberStatus)
+	h("POST /api/subscribers/{id}/revoke-links", a.apiRevokeLinks)
 	h("GET /api/stories", a.apiStories)
 	h("POST /api/stories", a.apiImport)
 	h("GET /api/reports", a.apiReports)
@@ -401,6 +402,23 @@ func (a *Admin) apiSubscriberStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": s.ID, "email": s.Email, "name": s.Name, "status": s.Status})
+}
+
+// apiRevokeLinks bumps the subscriber's link generation: every link mailed
+// to them so far stops working.
+func (a *Admin) apiRevokeLinks(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.error(w, r, errNotFound)
+		return
+	}
+	s, err := a.subs.RevokeLinks(r.Context(), id)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
+	a.log.Info("links revoked", "subscriber", s.ID, "by", "api", "generation", s.LinkGeneration)
+	writeJSON(w, http.StatusOK, map[string]any{"id": s.ID, "email": s.Email, "link_generation": s.LinkGeneration})
 }
 
 func (a *Admin) apiStories(w http.ResponseWriter, r *http.Request) {

@@ -24,7 +24,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := confirmData{Email: sub.Email, Action: "/confirm/" + token}
 	if sub.Status == subscribers.StatusActive {
-		d.Done, d.PreferencesURL = true, s.preferencesURL(sub.ID)
+		d.Done, d.PreferencesURL = true, s.preferencesURL(sub)
 	} else if sub.ConfirmSentAt.IsZero() {
 		s.confirmError(w, r, subscribers.ErrInvalidToken)
 		return
@@ -35,26 +35,22 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 // confirm activates the subscriber. Confirming twice is harmless.
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	id, err := s.signer.Verify(subscribers.PurposeConfirm, token, s.now())
+	found, err := s.confirmSubscriber(r, token)
 	if err != nil {
 		s.confirmError(w, r, err)
 		return
 	}
-	sub, err := s.subs.Confirm(r.Context(), id, s.cfg.SignUp)
+	sub, err := s.subs.Confirm(r.Context(), found.ID, s.cfg.SignUp)
 	if err != nil {
 		s.confirmError(w, r, err)
 		return
 	}
 	s.cfg.Logger.Info("subscription confirmed", "subscriber", sub.ID)
-	s.render(w, r, http.StatusOK, "confirm", confirmData{Email: sub.Email, Done: true, PreferencesURL: s.preferencesURL(sub.ID)})
+	s.render(w, r, http.StatusOK, "confirm", confirmData{Email: sub.Email, Done: true, PreferencesURL: s.preferencesURL(sub)})
 }
 
 func (s *Server) confirmSubscriber(r *http.Request, token string) (*subscribers.Subscriber, error) {
-	id, err := s.signer.Verify(subscribers.PurposeConfirm, token, s.now())
-	if err != nil {
-		return nil, err
-	}
-	return s.subs.Find(r.Context(), id)
+	return s.subs.FindByToken(r.Context(), s.signer, subscribers.PurposeConfirm, token, s.now())
 }
 
 // confirmError explains a link that no longer works and offers the form:
@@ -67,6 +63,12 @@ func (s *Server) confirmError(w http.ResponseWriter, r *http.Request, err error)
 	s.error(w, r, err)
 }
 
-func (s *Server) preferencesURL(id int64) string {
-	return "/preferences/" + s.signer.Token(subscribers.PurposePreferences, id, noExpiry)
+func (s *Server) preferencesURL(sub *subscribers.Subscriber) string {
+	return "/preferences/" + s.link(subscribers.PurposePreferences, sub)
+}
+
+// link returns a fresh token for sub's link for p, at their link
+// generation and with the lifetime of p.
+func (s *Server) link(p subscribers.Purpose, sub *subscribers.Subscriber) string {
+	return s.signer.Link(p, sub.ID, sub.LinkGeneration, s.now())
 }

@@ -71,6 +71,8 @@ func statusOf(err error) int {
 	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
 		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition):
 		return http.StatusConflict
+	case errors.Is(err, subscribers.ErrOptInRequired):
+		return http.StatusForbidden
 	case errors.Is(err, digest.ErrNoStories):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, schedule.ErrShutdown):
@@ -91,6 +93,10 @@ func failureOf(err error) failure {
 	f := failure{Code: code, Detail: err.Error(), Body: map[string]any{"error": err.Error()},
 		Page: message{Heading: http.StatusText(code), Text: err.Error(), Error: true}}
 	switch {
+	case errors.Is(err, subscribers.ErrExpiredToken):
+		f.Page = message{Heading: "This link has expired", Text: "Links to your preferences work for 30 days, unsubscribe links for 90. Use the link from your most recent email, or enter your address on the sign-up page (/subscribe) and we will mail you fresh links.", Error: true}
+	case errors.Is(err, subscribers.ErrOptInRequired):
+		f.Page = message{Heading: "Sign up again to come back", Text: "This address can come back only through a new sign-up confirmed from its mailbox.", Error: true}
 	case errors.Is(err, subscribers.ErrInvalidToken):
 		f.Page = message{Heading: "This link is not valid", Text: "The link is broken, was changed, or has expired. Use the link from your most recent email.", Error: true}
 	case errors.Is(err, subscribers.ErrNotFound):

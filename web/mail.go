@@ -54,22 +54,36 @@ func (s *Server) signUpMail(sub *subscribers.Subscriber, outcome subscribers.Sig
 		// strangers a message of one's choosing.
 		d.Name, toName = "", ""
 		exp := subscribers.ConfirmExpires(sub, s.cfg.SignUp)
-		d.ConfirmURL = s.cfg.BaseURL + "/confirm/" + s.signer.Token(subscribers.PurposeConfirm, sub.ID, exp)
+		d.ConfirmURL = s.cfg.BaseURL + "/confirm/" + s.signer.Sign(subscribers.PurposeConfirm,
+			subscribers.Claims{Subscriber: sub.ID, Generation: sub.LinkGeneration, Expires: exp})
 		d.Expires = exp.UTC().Format("Monday 2 January 2006, 15:04 UTC")
 		m = s.mails.confirm
 	case subscribers.SignUpAlreadyActive:
-		d.PreferencesURL = s.cfg.BaseURL + "/preferences/" + s.signer.Token(subscribers.PurposePreferences, sub.ID, noExpiry)
-		d.UnsubscribeURL = s.cfg.BaseURL + "/unsubscribe/" + s.signer.Token(subscribers.PurposeUnsubscribe, sub.ID, noExpiry)
+		d.PreferencesURL = s.cfg.BaseURL + "/preferences/" + s.link(subscribers.PurposePreferences, sub)
+		d.UnsubscribeURL = s.cfg.BaseURL + "/unsubscribe/" + s.link(subscribers.PurposeUnsubscribe, sub)
 		m = s.mails.active
 	default:
 		return nil, fmt.Errorf("no mail for sign-up outcome %v", outcome)
 	}
+	return s.subscriberMessage(m, d, sub, toName)
+}
+
+// newLinksMail is the mail with fresh preferences and unsubscribe links
+// sent after a reader signed out all their links.
+func (s *Server) newLinksMail(sub *subscribers.Subscriber) (*mailer.Message, error) {
+	d := mailData{Name: sub.Name, Email: sub.Email, PostalAddress: s.cfg.PostalAddress,
+		PreferencesURL: s.cfg.BaseURL + "/preferences/" + s.link(subscribers.PurposePreferences, sub),
+		UnsubscribeURL: s.cfg.BaseURL + "/unsubscribe/" + s.link(subscribers.PurposeUnsubscribe, sub)}
+	return s.subscriberMessage(s.mails.links, d, sub, sub.Name)
+}
+
+func (s *Server) subscriberMessage(m subscriberMail, d mailData, sub *subscribers.Subscriber, toName string) (*mailer.Message, error) {
 	var text, html bytes.Buffer
 	if err := m.text.Execute(&text, d); err != nil {
-		return nil, fmt.Errorf("render %s mail: %w", outcome, err)
+		return nil, fmt.Errorf("render %s mail: %w", m.subject, err)
 	}
 	if err := m.html.Execute(&html, d); err != nil {
-		return nil, fmt.Errorf("render %s mail: %w", outcome, err)
+		return nil, fmt.Errorf("render %s mail: %w", m.subject, err)
 	}
 	return &mailer.Message{
 		From:      s.cfg.From,

@@ -28,24 +28,32 @@ type preferencesData struct {
 	Action         string
 	UnsubscribeURL string
 	ResubscribeURL string
-	Active         bool
-	StatusNote     string
-	Notice         string
-	Error, Field   string
+	RevokeURL      string
+	// Resubscribe offers the button: only an unsubscribed reader comes
+	// back with a click.
+	Resubscribe  bool
+	Active       bool
+	StatusNote   string
+	Notice       string
+	Error, Field string
 }
 
 func (s *Server) preferencesData(r *http.Request, sub *subscribers.Subscriber, token string) (preferencesData, error) {
 	d := preferencesData{Subscriber: sub, Name: sub.Name, Timezone: sub.Timezone,
 		Action: "/preferences/" + token, Active: sub.Status == subscribers.StatusActive,
-		UnsubscribeURL: "/unsubscribe/" + s.signer.Token(subscribers.PurposeUnsubscribe, sub.ID, noExpiry),
-		ResubscribeURL: "/resubscribe/" + token}
+		UnsubscribeURL: "/unsubscribe/" + s.link(subscribers.PurposeUnsubscribe, sub),
+		RevokeURL:      "/preferences/" + token + "/revoke",
+		Resubscribe:    sub.Status == subscribers.StatusUnsubscribed}
+	if d.Resubscribe {
+		d.ResubscribeURL = "/resubscribe/" + token
+	}
 	switch sub.Status {
 	case subscribers.StatusUnsubscribed:
 		d.StatusNote = "You unsubscribed"
 	case subscribers.StatusBounced:
-		d.StatusNote = "Mail to this address bounced, so we stopped"
+		d.StatusNote = "Mail to this address bounced, so we stopped. To receive the briefing again, sign up again and confirm from your mailbox"
 	case subscribers.StatusComplained:
-		d.StatusNote = "Our mail to this address was reported as spam, so we stopped"
+		d.StatusNote = "Our mail to this address was reported as spam, so we stopped. Write to us if that was a mistake"
 	case subscribers.StatusPending:
 		d.StatusNote = "The subscription is not confirmed yet"
 	}
@@ -66,11 +74,7 @@ func (s *Server) preferencesData(r *http.Request, sub *subscribers.Subscriber, t
 
 func (s *Server) preferencesSubscriber(r *http.Request) (*subscribers.Subscriber, string, error) {
 	token := r.PathValue("token")
-	id, err := s.signer.Verify(subscribers.PurposePreferences, token, s.now())
-	if err != nil {
-		return nil, "", err
-	}
-	sub, err := s.subs.Find(r.Context(), id)
+	sub, err := s.subs.FindByToken(r.Context(), s.signer, subscribers.PurposePreferences, token, s.now())
 	return sub, token, err
 }
 
@@ -157,7 +161,9 @@ func (s *Server) savePreferences(w http.ResponseWriter, r *http.Request) {
 }
 
 // resubscribe makes an unsubscribed reader active again from their
-// preferences link (offered on the unsubscribe result page).
+// preferences link (offered on the unsubscribe result page). A bounced,
+// complained or pending reader is refused (403) with a page that says how
+// to come back: a fresh sign-up and its confirmation.
 func (s *Server) resubscribe(w http.ResponseWriter, r *http.Request) {
 	sub, token, err := s.preferencesSubscriber(r)
 	if err != nil {
@@ -165,7 +171,21 @@ func (s *Server) resubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sub.Status != subscribers.StatusActive {
-		if sub, err = s.subs.Resubscribe(r.Context(), sub.ID); err != nil {
+		status := sub.Status
+		if sub, err = s.subs.Resubscribe(r.Context(), sub.ID); errors.Is(err, subscribers.ErrOptInRequired) {
+			text := "To receive the briefing again, sign up at /subscribe and confirm from your mailbox."
+			switch status {
+			case subscribers.StatusComplained:
+				text = "Our mail to this address was reported as spam, so we stopped and will not mail it again on a link's say-so. If that was a mistake, write to us from this address."
+			case subscribers.StatusBounced:
+				text = "Mail to this address bounced, so we stopped. " + text
+			case subscribers.StatusPending:
+				text = "This subscription is not confirmed yet: use the confirmation link we mailed, or sign up again at /subscribe."
+			}
+			s.renderMessage(w, r, http.StatusForbidden, "Not resubscribed", text)
+			return
+		}
+		if err != nil {
 			s.error(w, r, err)
 			return
 		}

@@ -62,7 +62,7 @@ type Server struct {
 	signer   *subscribers.Signer
 	renderer *digest.Renderer
 	pages    map[string]*template.Template
-	mails    struct{ confirm, active subscriberMail }
+	mails    struct{ confirm, active, links subscriberMail }
 	out      *outbox
 	// expireStop and expireDone stop the hourly expiry of unconfirmed
 	// sign-ups; closing makes Close idempotent.
@@ -101,6 +101,9 @@ func New(cfg Config, db *sqlite.DB, stories *digest.Store, subs *subscribers.Sto
 		return nil, err
 	}
 	if s.mails.active, err = parseSubscriberMail("subscribe_active", "You are already subscribed to Both Sides"); err != nil {
+		return nil, err
+	}
+	if s.mails.links, err = parseSubscriberMail("links_new", "Your new Both Sides links"); err != nil {
 		return nil, err
 	}
 	if cfg.Mailer != nil {

@@ -24,6 +24,7 @@ func (s *Server) subscriberRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /confirm/{token}", cop.Handler(http.HandlerFunc(s.confirm)))
 	mux.Handle("POST /preferences/{token}", cop.Handler(http.HandlerFunc(s.savePreferences)))
 	mux.Handle("POST /resubscribe/{token}", cop.Handler(http.HandlerFunc(s.resubscribe)))
+	mux.Handle("POST /preferences/{token}/revoke", cop.Handler(http.HandlerFunc(s.revokeLinks)))
 	static, _ := fs.Sub(templates.FS, "web/static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	mux.HandleFunc("GET /static/{file}", func(w http.ResponseWriter, r *http.Request) {

@@ -42,11 +42,11 @@ func newSignUpFixture(t *testing.T, cfg web.Config) *signUpFixture {
 	ctx := context.Background()
 	db, clock := testsupport.MustOpenDB(t)
 	f := &signUpFixture{db: db, clock: clock, subs: subscribers.NewStore(db), smtp: testsupport.StartSMTP(t)}
-	key, err := db.Secret(ctx, "token_secret")
+	signer, err := subscribers.NewSignerFrom(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.signer = subscribers.NewSigner(key)
+	f.signer = signer
 	f.m, err = mailer.NewSMTP(mailer.Config{URL: f.smtp.URL() + "?tls=none", Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestSubscribe_SameAnswerForEveryAddress(t *testing.T) {
 	}
 	if got := f.smtp.To("active@example.com"); len(got) != 2 {
 		t.Fatalf("active: %d mails, want 2 notes", len(got))
-	} else if p := link(t, got[0], "preferences"); pathOf(t, p) != "/preferences/"+f.signer.Token(subscribers.PurposePreferences, active.ID, time.Time{}) {
+	} else if p := link(t, got[0], "preferences"); pathOf(t, p) != "/preferences/"+f.signer.Link(subscribers.PurposePreferences, active.ID, 0, f.clock.Now()) {
 		t.Fatalf("already-subscribed note links %s", p)
 	}
 	if got := f.smtp.To("left@example.com"); len(got) != 1 {

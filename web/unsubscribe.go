@@ -15,10 +15,14 @@ type unsubscribeData struct {
 }
 
 func (s *Server) unsubscribeData(sub *subscribers.Subscriber, token string) unsubscribeData {
-	d := unsubscribeData{Email: sub.Email, Action: "/unsubscribe/" + token, PreferencesURL: s.preferencesURL(sub.ID)}
+	d := unsubscribeData{Email: sub.Email, Action: "/unsubscribe/" + token, PreferencesURL: s.preferencesURL(sub)}
 	if sub.Status != subscribers.StatusActive && sub.Status != subscribers.StatusPending {
 		d.Done = true
-		d.ResubscribeURL = "/resubscribe/" + s.signer.Token(subscribers.PurposePreferences, sub.ID, noExpiry)
+	}
+	// Only an unsubscribed reader can come back with a click: a bounced or
+	// complained one signs up again and confirms.
+	if sub.Status == subscribers.StatusUnsubscribed {
+		d.ResubscribeURL = "/resubscribe/" + s.link(subscribers.PurposePreferences, sub)
 	}
 	if m := s.cfg.UnsubscribeMailto; m != "" {
 		d.Mailto = m
@@ -32,12 +36,7 @@ func (s *Server) unsubscribeData(sub *subscribers.Subscriber, token string) unsu
 // mail scanners follow links with GET.
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	id, err := s.signer.Verify(subscribers.PurposeUnsubscribe, token, s.now())
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	sub, err := s.subs.Find(r.Context(), id)
+	sub, err := s.subs.FindByToken(r.Context(), s.signer, subscribers.PurposeUnsubscribe, token, s.now())
 	if err != nil {
 		s.error(w, r, err)
 		return
@@ -51,11 +50,12 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 // needs. It is idempotent, and unsubscribes whatever the body holds.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	id, err := s.signer.Verify(subscribers.PurposeUnsubscribe, token, s.now())
+	found, err := s.subs.FindByToken(r.Context(), s.signer, subscribers.PurposeUnsubscribe, token, s.now())
 	if err != nil {
 		s.error(w, r, err)
 		return
 	}
+	id := found.ID
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	_ = r.ParseForm()
 	// Not r.Context(): a mail provider that hangs up while the write waits

@@ -104,12 +104,13 @@ func (a *app) render(e *digest.Edition) (*digest.Rendered, error) {
 	return r.Render(e)
 }
 
+// signer returns the link signer over the token key ring stored in the
+// database (key 0 is the token_secret row; each "secret rotate" adds one
+// that signs from then on; see subscribers.LoadKeys). A signing key read
+// from elsewhere (a file) belongs in the same ring: the newest id signs,
+// every other one verifies.
 func (a *app) signer(ctx context.Context, db *sqlite.DB) (*subscribers.Signer, error) {
-	key, err := db.Secret(ctx, "token_secret")
-	if err != nil {
-		return nil, err
-	}
-	return subscribers.NewSigner(key), nil
+	return subscribers.NewSignerFrom(ctx, db)
 }
 
 // mailCloser is a delivery.Mailer that holds a connection.

@@ -41,6 +41,7 @@ func commands() []*command {
 		helpCommand(), demoCommand(), storiesImportCommand(), storiesListCommand(),
 		subscribersAddCommand(), subscribersListCommand(), subscribersImportCommand(),
 		subscribersExportCommand(), subscribersRemoveCommand(), subscribersShowCommand(),
+		subscribersRevokeLinksCommand(), secretRotateCommand(), secretListCommand(), secretRetireCommand(),
 		previewCommand(), sendCommand(),
 		editionsListCommand(), editionsShowCommand(),
 		editionStatusCommand("pause", digest.EditionPaused,
