@@ -115,7 +115,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /stories/{id}", s.storyPage)
 	mux.HandleFunc("GET /stories/{id}/versions/{n}", s.storyVersionPage)
 	mux.HandleFunc("GET /stories/{id}/report", s.reportPage)
-	mux.HandleFunc("POST /stories/{id}/report", s.report)
+	// The same cross-origin refusal as sign-up's forms (see subscriberRoutes).
+	mux.Handle("POST /stories/{id}/report", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.report)))
 	if s.admin != nil {
 		s.admin.Routes(mux)
 	}
