@@ -176,16 +176,16 @@ func (s *Server) deliver(ctx context.Context, m *mailer.Message) {
 			return
 		}
 		if mailer.IsPermanent(err) || attempt >= len(mailRetryDelays) || ctx.Err() != nil {
-			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", err)
+			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", mailer.RedactError(err))
 			return
 		}
-		s.cfg.Logger.Warn("sign-up mail will be retried", "message_id", m.MessageID, "err", err)
+		s.cfg.Logger.Warn("sign-up mail will be retried", "message_id", m.MessageID, "err", mailer.RedactError(err))
 		t := time.NewTimer(mailRetryDelays[attempt])
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", err)
+			s.cfg.Logger.Error("sign-up mail failed", "message_id", m.MessageID, "attempts", attempt+1, "err", mailer.RedactError(err))
 			return
 		}
 	}
