@@ -36,8 +36,11 @@ type Config struct {
 	UnsubscribeMailto string
 	// SignUp sets the pending expiry and the sign-up rate limits.
 	SignUp subscribers.SignUpConfig
-	// Metrics, when set, is served at GET /metrics (Prometheus text format).
-	Metrics http.Handler
+	// Metrics, when set, is served at GET /metrics (Prometheus text format):
+	// to the bearer MetricsToken when that is set, else to loopback
+	// clients only.
+	Metrics      http.Handler
+	MetricsToken string
 	// ClientIPHeader names a header set by a trusted reverse proxy holding
 	// the client's IP (X-Real-IP, or X-Forwarded-For whose last entry is
 	// used); empty uses the TCP peer address.
@@ -121,7 +124,7 @@ func (s *Server) Handler() http.Handler {
 		s.admin.Routes(mux)
 	}
 	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", s.cfg.Metrics)
+		mux.Handle("GET /metrics", s.metricsGuard(s.cfg.Metrics))
 	}
 	return securityHeaders(mux)
 }

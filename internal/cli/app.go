@@ -32,12 +32,13 @@ type app struct {
 	now    func() time.Time
 
 	db *sqlite.DB
-	// grace is serve's --grace; adminPassword and apiToken are serve's
-	// secrets, cleared once hashed; adminIterations is PBKDF2's cost (0:
+	// grace is serve's --grace; adminPassword, apiToken and metricsToken
+	// are serve's secrets, cleared once hashed or handed to the server; adminIterations is PBKDF2's cost (0:
 	// the default; tests lower it).
 	grace           time.Duration
 	adminPassword   string
 	apiToken        string
+	metricsToken    string
 	adminIterations int
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
