@@ -49,6 +49,9 @@ type app struct {
 	metrics  *delivery.Metrics
 	// showProgress makes sendEdition draw a progress bar or log progress.
 	showProgress bool
+	// secretChecked is set once signingKey has compared --secret-file
+	// with the database's key (and warned).
+	secretChecked bool
 }
 
 // newApp makes an invocation with its streams and environment.
@@ -80,6 +83,13 @@ func (a *app) openDB(ctx context.Context) (*sqlite.DB, error) {
 		return nil, err
 	}
 	db.Now = a.now
+	for _, fx := range db.ModeFixes {
+		if fx.Err != nil {
+			a.log.Warn("database file is open to group or others and could not be made 0600; chmod 600 it", "file", fx.File, "mode", fmt.Sprintf("%04o", fx.Was), "err", fx.Err)
+		} else {
+			a.log.Warn("database file was open to group or others; made 0600", "file", fx.File, "was", fmt.Sprintf("%04o", fx.Was))
+		}
+	}
 	a.db = db
 	return db, nil
 }
@@ -106,7 +116,7 @@ func (a *app) render(e *digest.Edition) (*digest.Rendered, error) {
 }
 
 func (a *app) signer(ctx context.Context, db *sqlite.DB) (*subscribers.Signer, error) {
-	key, err := db.Secret(ctx, "token_secret")
+	key, err := a.signingKey(ctx, db)
 	if err != nil {
 		return nil, err
 	}
