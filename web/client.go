@@ -47,7 +47,9 @@ func (s *Server) forwarded(r *http.Request) (string, bool) {
 // loopback address and, when a proxy's client-IP header is configured and
 // present, so is the client it names. A local proxy forwarding a remote
 // client is not loopback, and neither is a remote client that forges the
-// header on a direct connection.
+// header on a direct connection. Without a configured header, a request
+// that carries any of the usual forwarding headers came through a proxy
+// and is not taken for loopback either.
 func (s *Server) isLoopback(r *http.Request) bool {
 	peer, ok := parseHost(r.RemoteAddr)
 	if !ok || !peer.IsLoopback() {
@@ -56,6 +58,13 @@ func (s *Server) isLoopback(r *http.Request) bool {
 	if fwd, ok := s.forwarded(r); ok {
 		ip, ok := parseHost(fwd)
 		return ok && ip.IsLoopback()
+	}
+	if s.cfg.ClientIPHeader == "" {
+		for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"} {
+			if len(r.Header.Values(h)) > 0 {
+				return false
+			}
+		}
 	}
 	return true
 }

@@ -28,6 +28,8 @@ func TestServer_metricsGuard(t *testing.T) {
 		{"NoToken/Remote", "", "", "203.0.113.5:5000", "", "", http.StatusForbidden},
 		{"NoToken/RemoteIPv6", "", "", "[2001:db8::1]:5000", "", "", http.StatusForbidden},
 		{"NoToken/HeaderIgnoredUnlessConfigured", "", "", "203.0.113.5:5000", "", "127.0.0.1", http.StatusForbidden},
+		{"NoToken/UnconfiguredLocalProxy", "", "", "127.0.0.1:5000", "", "203.0.113.5", http.StatusForbidden},
+		{"NoToken/UnconfiguredLocalProxyLocalClient", "", "", "127.0.0.1:5000", "", "127.0.0.1", http.StatusForbidden},
 		{"NoToken/LocalProxyRemoteClient", "", "X-Forwarded-For", "127.0.0.1:5000", "", "203.0.113.5", http.StatusForbidden},
 		{"NoToken/LocalProxyForgedChain", "", "X-Forwarded-For", "127.0.0.1:5000", "", "127.0.0.1, 203.0.113.5", http.StatusForbidden},
 		{"NoToken/LocalProxyLocalClient", "", "X-Forwarded-For", "127.0.0.1:5000", "", "127.0.0.1", http.StatusOK},
