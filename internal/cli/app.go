@@ -33,8 +33,8 @@ type app struct {
 
 	db *sqlite.DB
 	// grace is serve's --grace; adminPassword, apiToken and metricsToken
-	// are serve's secrets, cleared once hashed or handed to the server; adminIterations is PBKDF2's cost (0:
-	// the default; tests lower it).
+	// are serve's secrets, cleared once hashed or handed to the server;
+	// adminIterations is PBKDF2's cost (0: the default; tests lower it).
 	grace           time.Duration
 	adminPassword   string
 	apiToken        string
