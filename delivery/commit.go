@@ -184,10 +184,15 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 		// The relay works: the failures before this one were real.
 		return r.settleStreak(ctx, tx)
 	}
+	// The ledger keeps the relay's reply whole, address included: the
+	// admin reads it there beside the subscriber it is about, and it goes
+	// with the row when the subscriber is erased. Logs and the pause
+	// reason (kept on the edition, past any erasure) get it redacted.
 	reply := o.err.Error()
 	if len(reply) > 500 {
 		reply = reply[:500]
 	}
+	logged := mailer.RedactAddresses(reply)
 	code, stage := mailer.Code(o.err), mailer.Stage(o.err)
 	attempts := o.attempts + 1
 	permanent := mailer.IsPermanent(o.err)
@@ -202,7 +207,7 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 			return fmt.Errorf("record failure %d: %w", id, err)
 		}
 		t.failed++
-		r.log.Warn("delivery failed", "subscriber", id, "attempts", attempts, "code", code, "permanent", permanent, "reply", reply)
+		r.log.Warn("delivery failed", "subscriber", id, "attempts", attempts, "code", code, "permanent", permanent, "reply", logged)
 	} else {
 		delay := backoff(cfg.RetryBase, attempts)
 		if code == 0 && attempts == 1 {
@@ -216,14 +221,14 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 			return fmt.Errorf("record retry %d: %w", id, err)
 		}
 		t.retried++
-		r.log.Info("delivery will be retried", "subscriber", id, "attempts", attempts, "code", code, "in", delay.Round(time.Second).String(), "reply", reply)
+		r.log.Info("delivery will be retried", "subscriber", id, "attempts", attempts, "code", code, "in", delay.Round(time.Second).String(), "reply", logged)
 	}
 	r.streak = append(r.streak, streakEntry{subscriberID: id, bounce: bounce})
 	// Pause after PauseAfter failures in a row; and, on a short list, once
 	// every message has failed without a single success (at least 3): a
 	// wrong relay URL must not keep `send` retrying for hours.
 	if len(r.streak) >= cfg.PauseAfter || !r.delivered && len(r.streak) >= max(r.pending, 3) {
-		return r.trip(ctx, tx, reply)
+		return r.trip(ctx, tx, logged)
 	}
 	return nil
 }

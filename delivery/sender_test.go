@@ -605,3 +605,40 @@ func prometheusCounter(t *testing.T, reg *prometheus.Registry, name string) prom
 	t.Fatalf("no metric %s", name)
 	return nil
 }
+
+// TestSender_RepliesRedactedInLogs: a relay that echoes the recipient in
+// its refusal gets the address redacted in the log and in the edition's
+// pause reason (which outlives an erasure); the ledger row, erased with
+// its subscriber, keeps the reply whole for the admin.
+func TestSender_RepliesRedactedInLogs(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 6)
+	f.srv.OnRcpt = func(to string) error {
+		if to == f.emails[0] {
+			return testsupport.Reply(550, "5.1.1 <"+to+">: Recipient address rejected: User unknown")
+		}
+		return testsupport.Reply(451, "4.2.2 <"+to+">: mailbox busy")
+	}
+	var logs bytes.Buffer
+	s := f.sender(t, delivery.Config{Connections: 1, PauseAfter: 3,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
+	_, err := s.Send(ctx, f.e)
+	if !errors.Is(err, delivery.ErrRelayRefusing) {
+		t.Fatalf("err = %v, want ErrRelayRefusing", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "Recipient address rejected") || !strings.Contains(out, "***@example.com") {
+		t.Fatalf("the refusal is not logged with its domain:\n%s", out)
+	}
+	state, _ := delivery.EditionSendState(ctx, f.db.R, f.e.ID)
+	for _, where := range []struct{ name, text string }{{"log", out}, {"pause reason", state.PauseReason}, {"error", err.Error()}} {
+		for _, addr := range f.emails {
+			if strings.Contains(where.text, addr) {
+				t.Fatalf("the %s holds %s:\n%s", where.name, addr, where.text)
+			}
+		}
+	}
+	if _, _, _, reply := f.delivery(t, f.emails[0]); !strings.Contains(reply, f.emails[0]) {
+		t.Fatalf("ledger reply %q: want the relay's words, address included", reply)
+	}
+}

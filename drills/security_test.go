@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -632,4 +633,245 @@ func TestDrill_SecurityLinks(t *testing.T) {
 			t.Fatalf("pending sign-up after a second submission: name %q, status %s", name, st)
 		}
 	})
+}
+
+// postReport sends the report form for story as client (the proxy's
+// X-Forwarded-For), with extra headers.
+func postReport(t *testing.T, base, story, client string, header ...string) int {
+	t.Helper()
+	req := newRequest(t, "POST", base+"/stories/"+story+"/report", "kind=other&message=drill")
+	req.Header.Set("X-Forwarded-For", client)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, _ := do(t, req)
+	return resp.StatusCode
+}
+
+// TestDrill_SecurityReportForm: behind a proxy (--client-ip-header), the
+// report form's limit (5 an hour) counts per client network, an IPv6
+// client's whole /64, not per proxy; a cross-site POST is refused.
+func TestDrill_SecurityReportForm(t *testing.T) {
+	s := newSite(t)
+	s.populate(1)
+	srv := s.serve(map[string]string{"BOTHSIDES_CLIENT_IP_HEADER": "X-Forwarded-For"})
+	db, _ := s.open()
+	defer db.Close()
+	var story string
+	if err := db.R.QueryRow(`SELECT id FROM stories ORDER BY id LIMIT 1`).Scan(&story); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if got := postReport(t, srv.URL, story, fmt.Sprintf("2001:db8:7:7::%x", i+1)); got != http.StatusOK {
+			t.Fatalf("report %d: %d, want 200", i, got)
+		}
+	}
+	if got := postReport(t, srv.URL, story, "2001:db8:7:7:ffff::1"); got != http.StatusTooManyRequests {
+		t.Errorf("sixth report from the same /64: %d, want 429", got)
+	}
+	for _, client := range []string{"2001:db8:7:8::1", "198.51.100.20"} {
+		if got := postReport(t, srv.URL, story, client); got != http.StatusOK {
+			t.Errorf("report from %s behind the same proxy: %d, want 200", client, got)
+		}
+	}
+	if got := postReport(t, srv.URL, story, "198.51.100.21", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); got != http.StatusForbidden {
+		t.Errorf("cross-site report: %d, want 403", got)
+	}
+	var n int
+	db.R.QueryRow(`SELECT COUNT(*) FROM reports WHERE message = 'drill'`).Scan(&n)
+	if n != 7 {
+		t.Fatalf("%d reports stored, want 7 (5 + 2 other networks; the refused ones none)", n)
+	}
+	t.Logf("FIGURES drill=security report_networks=4 stored=%d", n)
+}
+
+// TestDrill_SecurityMetrics: without BOTHSIDES_METRICS_TOKEN /metrics
+// answers this host only, a request a local proxy forwards for a remote
+// client included; with it, only the bearer token, from anywhere.
+func TestDrill_SecurityMetrics(t *testing.T) {
+	s := newSite(t)
+	get := func(base, auth, client string) int {
+		req := newRequest(t, "GET", base+"/metrics", "")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		if client != "" {
+			req.Header.Set("X-Forwarded-For", client)
+		}
+		resp, body := do(t, req)
+		if resp.StatusCode == http.StatusOK && !strings.Contains(body, "bothsides_messages_sent_total") {
+			t.Fatalf("/metrics answered 200 without the metrics:\n%s", body)
+		}
+		return resp.StatusCode
+	}
+	t.Run("NoToken", func(t *testing.T) {
+		srv := s.serve(map[string]string{"BOTHSIDES_CLIENT_IP_HEADER": "X-Forwarded-For"})
+		for _, tc := range []struct {
+			name, client string
+			want         int
+		}{
+			{"Loopback", "", http.StatusOK},
+			{"ProxiedLoopback", "127.0.0.1", http.StatusOK},
+			{"ProxiedRemote", "203.0.113.9", http.StatusForbidden},
+			{"ProxiedRemoteWithForgedChain", "127.0.0.1, 203.0.113.9", http.StatusForbidden},
+		} {
+			if got := get(srv.URL, "", tc.client); got != tc.want {
+				t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+			}
+		}
+		srv.stop()
+	})
+	t.Run("Token", func(t *testing.T) {
+		const token = "drill-metrics-token-4c1e9b"
+		srv := s.serve(map[string]string{"BOTHSIDES_METRICS_TOKEN": token})
+		for _, tc := range []struct {
+			name, auth string
+			want       int
+		}{
+			{"None", "", http.StatusUnauthorized},
+			{"Wrong", "Bearer " + token + "x", http.StatusUnauthorized},
+			{"Basic", "Basic " + token, http.StatusUnauthorized},
+			{"Right", "Bearer " + token, http.StatusOK},
+		} {
+			if got := get(srv.URL, tc.auth, ""); got != tc.want {
+				t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+			}
+		}
+		srv.stop()
+		if strings.Contains(srv.logs.String(), token) {
+			t.Fatal("the log holds the metrics token")
+		}
+	})
+	t.Run("ShortToken", func(t *testing.T) {
+		_, errOut, err := s.run("serve", "--addr", freeAddr(t), "--schedule", "off", "--metrics-token", "short")
+		if err == nil || !strings.Contains(errOut, "--metrics-token: 5 characters, want at least 16") {
+			t.Fatalf("serve with a short token: %v\n%s", err, errOut)
+		}
+	})
+}
+
+// TestDrill_SecurityFiles: the database and its WAL and SHM are 0600 (an
+// existing 0644 database is tightened, with a warning); with
+// BOTHSIDES_SECRET_FILE the links are the file key's and a link made with
+// the database's key is refused; a bad secret file stops serve.
+func TestDrill_SecurityFiles(t *testing.T) {
+	s := newSite(t)
+	s.populate(3)
+	if err := os.Chmod(s.db, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fileKey := []byte("drill file key, 32 bytes long..!")
+	secret := filepath.Join(s.dir, "secret")
+	if err := os.WriteFile(secret, []byte(hex.EncodeToString(fileKey)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := s.serve(map[string]string{"BOTHSIDES_SECRET_FILE": secret})
+	db, dbKey := s.open()
+	defer db.Close()
+	for _, name := range []string{s.db, s.db + "-wal", s.db + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fi.Mode().Perm(), os.FileMode(0o600); got != want {
+			t.Errorf("%s: mode %v, want %v", filepath.Base(name), got, want)
+		}
+	}
+	if !strings.Contains(srv.logs.String(), "database file was open to group or others; made 0600") {
+		t.Errorf("no warning about the 0644 database:\n%s", srv.logs.String())
+	}
+	fromFile := subscribers.NewSigner(fileKey).Token(subscribers.PurposeUnsubscribe, 1, time.Time{})
+	fromDB := subscribers.NewSigner(dbKey).Token(subscribers.PurposeUnsubscribe, 1, time.Time{})
+	if resp, _ := do(t, newRequest(t, "GET", srv.URL+"/unsubscribe/"+fromFile, "")); resp.StatusCode != http.StatusOK {
+		t.Errorf("link signed with the secret file: %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := do(t, newRequest(t, "GET", srv.URL+"/unsubscribe/"+fromDB, "")); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("link signed with the database's key: %d, want 400", resp.StatusCode)
+	}
+	srv.stop()
+
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(s.dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+		return p
+	}
+	for _, tc := range []struct{ name, path, want string }{
+		{"Missing", filepath.Join(s.dir, "missing"), "no such file"},
+		{"Short", write("short", "00112233445566778899aabbccddeeff", 0o600), "a 16-byte key, want at least 32 bytes"},
+		{"TooOpen", write("open", hex.EncodeToString(fileKey), 0o644), "mode 0644 lets group or others at the key"},
+	} {
+		_, errOut, err := s.run("serve", "--addr", freeAddr(t), "--schedule", "off", "--secret-file", tc.path)
+		if err == nil || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: serve %v, stderr %q, want %q", tc.name, err, errOut, tc.want)
+		}
+	}
+}
+
+// TestDrill_SecurityLogRedaction: a 500 on a token page logs the route,
+// not the working token in the path; a relay's refusals that echo the
+// address are logged (by serve's sign-up mail and by send) with the
+// address redacted, while the ledger keeps the reply for the admin.
+func TestDrill_SecurityLogRedaction(t *testing.T) {
+	s := newSite(t)
+	s.populate(3)
+	relay := testsupport.StartSMTPWith(t, testsupport.SMTPOptions{TLS: true})
+	relay.OnRcpt = func(to string) error {
+		return testsupport.Reply(550, "5.1.1 <"+to+">: Recipient address rejected: User unknown")
+	}
+	srv := s.serve(map[string]string{"BOTHSIDES_SMTP_URL": relay.URL()})
+	db, key := s.open()
+	defer db.Close()
+
+	// The token page's write waits on a lock the drill holds past the
+	// busy timeout (5 s): a 500.
+	token := subscribers.NewSigner(key).Token(subscribers.PurposeUnsubscribe, 1, time.Time{})
+	tx, err := db.W.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := do(t, newRequest(t, "POST", srv.URL+"/unsubscribe/"+token, ""))
+	tx.Rollback()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("POST /unsubscribe with the database locked: %d, want 500", resp.StatusCode)
+	}
+
+	const addr = "drill.redact@example.com"
+	if resp, _ := do(t, newRequest(t, "POST", srv.URL+"/subscribe", "email="+url.QueryEscape(addr))); resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign-up: %d", resp.StatusCode)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(srv.logs.String(), "Recipient address rejected") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.stop()
+	_, sendLog, err := s.run("send", "--date", editionDate, "--smtp", relay.URL())
+	if err == nil {
+		t.Fatal("send through a relay refusing everyone succeeded")
+	}
+	serveLog := srv.logs.String()
+	if !strings.Contains(serveLog, `route="POST /unsubscribe/{token}"`) {
+		t.Errorf("the 500 does not log its route:\n%s", serveLog)
+	}
+	for which, log := range map[string]string{"serve": serveLog, "send": sendLog} {
+		if !strings.Contains(log, "Recipient address rejected") || !strings.Contains(log, "***@example.com") {
+			t.Errorf("the %s log lacks the redacted refusal:\n%s", which, log)
+		}
+		for _, leak := range []string{token, addr, addressOf(0), addressOf(1), addressOf(2)} {
+			if strings.Contains(log, leak) {
+				t.Errorf("the %s log holds %q", which, leak)
+			}
+		}
+	}
+	var reason, reply string
+	db.R.QueryRow(`SELECT pause_reason FROM editions WHERE date = ?`, editionDate).Scan(&reason)
+	db.R.QueryRow(`SELECT d.last_reply FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE s.email = ?`, addressOf(0)).Scan(&reply)
+	if strings.Contains(reason, "reader000") || !strings.Contains(reason, "***@example.com") {
+		t.Errorf("pause reason %q: want the reply redacted", reason)
+	}
+	if !strings.Contains(reply, addressOf(0)) {
+		t.Errorf("ledger reply %q: want the relay's words whole", reply)
+	}
 }

@@ -33,3 +33,21 @@ func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// StoredSecret returns the secret stored under name, or nil when there is
+// none; unlike Secret it never creates one.
+func (db *DB) StoredSecret(ctx context.Context, name string) ([]byte, error) {
+	var v string
+	err := db.R.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load secret %s: %w", name, err)
+	}
+	b, err := hex.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("load secret %s: %w", name, err)
+	}
+	return b, nil
+}

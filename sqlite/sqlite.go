@@ -39,6 +39,9 @@ type DB struct {
 	// transaction of Tx and DurableTx just before it commits, on the
 	// transaction's connection: tests read PRAGMA synchronous there.
 	BeforeCommit func(tx *sql.Tx)
+	// ModeFixes lists the files Open found open to group or others and
+	// tightened to FileMode (or failed to): the caller warns about each.
+	ModeFixes []ModeFix
 }
 
 // DSN returns the connection string for path with the pragmas bothsides
@@ -54,9 +57,15 @@ func DSN(path string, txlock string) string {
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
+// The database and its WAL and SHM files are created 0600 (see
+// secureFiles).
 func Open(ctx context.Context, path string) (*DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("open database %q: path must not contain '?' or '#'", path)
+	}
+	fixes, err := secureFiles(path)
+	if err != nil {
+		return nil, err
 	}
 	w, err := sql.Open("sqlite3", DSN(path, "immediate"))
 	if err != nil {
@@ -68,7 +77,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, explainOpen(path, err)
 	}
-	db := &DB{W: w, Path: path, Now: func() time.Time { return time.Now().UTC() }}
+	db := &DB{W: w, Path: path, Now: func() time.Time { return time.Now().UTC() }, ModeFixes: fixes}
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err

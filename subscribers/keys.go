@@ -82,9 +82,24 @@ func storedKeys(ctx context.Context, q interface {
 // LoadKeys returns the token key ring stored in db, making key 0 on first
 // use.
 func LoadKeys(ctx context.Context, db *sqlite.DB) ([]Key, error) {
+	return loadKeys(ctx, db, nil)
+}
+
+// loadKeys returns the ring stored in db; with key0 set, that is key 0
+// (the operator's secret file) and no key 0 is read or made in db.
+func loadKeys(ctx context.Context, db *sqlite.DB, key0 []byte) ([]Key, error) {
 	keys, _, err := storedKeys(ctx, db.R)
 	if err != nil {
 		return nil, fmt.Errorf("load token keys: %w", err)
+	}
+	if key0 != nil {
+		ring := []Key{{ID: 0, Secret: key0}}
+		for _, k := range keys {
+			if k.ID != 0 {
+				ring = append(ring, k)
+			}
+		}
+		return ring, nil
 	}
 	if len(keys) > 0 {
 		return keys, nil
@@ -101,7 +116,15 @@ func LoadKeys(ctx context.Context, db *sqlite.DB) ([]Key, error) {
 // process), and accepts the links mailed before key ids (see
 // Signer.SetLegacyIssued).
 func NewSignerFrom(ctx context.Context, db *sqlite.DB) (*Signer, error) {
-	keys, err := LoadKeys(ctx, db)
+	return NewSignerWithKey0(ctx, db, nil)
+}
+
+// NewSignerWithKey0 is NewSignerFrom with key 0 given (read from the
+// operator's secret file) instead of stored in db, so that a copy of the
+// database alone cannot forge the links key 0 signs. Keys added by
+// rotation still live in db.
+func NewSignerWithKey0(ctx context.Context, db *sqlite.DB, key0 []byte) (*Signer, error) {
+	keys, err := loadKeys(ctx, db, key0)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +140,7 @@ func NewSignerFrom(ctx context.Context, db *sqlite.DB) (*Signer, error) {
 	if t, perr := sqlite.ParseTime(v); perr == nil {
 		s.SetLegacyIssued(t)
 	}
-	s.SetReload(func() ([]Key, error) { return LoadKeys(context.Background(), db) })
+	s.SetReload(func() ([]Key, error) { return loadKeys(context.Background(), db, key0) })
 	return s, nil
 }
 

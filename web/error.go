@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"bothsides/digest"
+	"bothsides/mailer"
 	"bothsides/schedule"
 	"bothsides/subscribers"
 )
@@ -130,15 +131,17 @@ func answersJSON(r *http.Request) bool {
 // route: a JSON body for the API and the progress poll, else the message
 // page that page writes (the public site's or the console's). Anything
 // unexpected is logged and shown as an internal error; a request its
-// client abandoned gets no answer.
+// client abandoned gets no answer. The log names the route's pattern, not
+// the path: the token pages' paths are working links. Addresses in the
+// error's text are redacted.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, page func(http.ResponseWriter, *http.Request, failure)) {
 	f := failureOf(err)
 	if f.Code == http.StatusInternalServerError {
 		if errors.Is(err, context.Canceled) {
-			log.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path)
+			log.Debug("request abandoned by the client", "method", r.Method, "route", r.Pattern)
 			return
 		}
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Error("request failed", "method", r.Method, "route", r.Pattern, "err", mailer.RedactError(err))
 	}
 	if answersJSON(r) {
 		writeJSON(w, f.Code, f.Body)

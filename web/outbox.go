@@ -173,7 +173,7 @@ func (o *outbox) attempt(j *outgoing) {
 		o.done()
 		return
 	case mailer.IsPermanent(err) || j.attempts > len(o.cfg.RetryDelays):
-		o.log.Error("sign-up mail failed", "message_id", j.m.MessageID, "attempts", j.attempts, "err", err)
+		o.log.Error("sign-up mail failed", "message_id", j.m.MessageID, "attempts", j.attempts, "err", mailer.RedactError(err))
 		o.m.failed.Inc()
 		o.done()
 		return
@@ -181,13 +181,13 @@ func (o *outbox) attempt(j *outgoing) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
-		o.log.Error("sign-up mail dropped at shutdown after a temporary failure", "message_id", j.m.MessageID, "attempts", j.attempts, "err", err)
+		o.log.Error("sign-up mail dropped at shutdown after a temporary failure", "message_id", j.m.MessageID, "attempts", j.attempts, "err", mailer.RedactError(err))
 		o.m.dropped.Inc()
 		o.doneLocked()
 		return
 	}
 	delay := o.cfg.RetryDelays[j.attempts-1]
-	o.log.Warn("sign-up mail will be retried", "message_id", j.m.MessageID, "attempts", j.attempts, "in", delay.String(), "err", err)
+	o.log.Warn("sign-up mail will be retried", "message_id", j.m.MessageID, "attempts", j.attempts, "in", delay.String(), "err", mailer.RedactError(err))
 	o.m.retried.Inc()
 	o.waiting[j] = o.cfg.After(delay, func() { o.due(j) })
 }

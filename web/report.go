@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/http"
 
 	"bothsides/digest"
@@ -79,18 +78,15 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "report", reportData{Story: st, Done: true})
 }
 
-// clientKey returns a keyed hash of the client's IP address, so that rate
-// limits work without storing addresses.
+// clientKey returns a keyed hash of the client's network (see
+// clientNetwork: the proxy's client-IP header when configured, an IPv6
+// client's /64), so that rate limits work without storing addresses.
 func (s *Server) clientKey(r *http.Request) (string, error) {
 	key, err := s.db.Secret(r.Context(), "client_key")
 	if err != nil {
 		return "", err
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(host))
+	m.Write([]byte(s.clientNetwork(r)))
 	return hex.EncodeToString(m.Sum(nil)[:16]), nil
 }

@@ -29,6 +29,12 @@ type reportFixture struct {
 
 func newReportFixture(t *testing.T, limit digest.ReportLimit) *reportFixture {
 	t.Helper()
+	return newReportFixtureWith(t, web.Config{ReportLimit: limit})
+}
+
+// newReportFixtureWith is newReportFixture with more of the configuration.
+func newReportFixtureWith(t *testing.T, cfg web.Config) *reportFixture {
+	t.Helper()
 	ctx := context.Background()
 	db, _ := testsupport.MustOpenDB(t)
 	store := digest.NewStore(db)
@@ -50,7 +56,8 @@ func newReportFixture(t *testing.T, limit digest.ReportLimit) *reportFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Config{BaseURL: "http://127.0.0.1", ReportLimit: limit}, db, store,
+	cfg.BaseURL = "http://127.0.0.1"
+	srv, err := web.New(cfg, db, store,
 		subscribers.NewStore(db), subscribers.NewSigner(key), r)
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +143,74 @@ func TestReport_Form(t *testing.T) {
 			t.Fatalf("status %d, want 404", resp.StatusCode)
 		}
 	})
+}
+
+// TestReport_ClientNetwork: the report limit counts per client network as
+// sign-up's does: behind a proxy, the forwarded address (not the proxy's),
+// and an IPv6 client's whole /64.
+func TestReport_ClientNetwork(t *testing.T) {
+	f := newReportFixtureWith(t, web.Config{ReportLimit: digest.ReportLimit{Max: 2}, ClientIPHeader: "X-Forwarded-For"})
+	post := func(client string) int {
+		t.Helper()
+		req, err := http.NewRequest("POST", f.server.URL+"/stories/vote/report",
+			strings.NewReader(url.Values{"kind": {"other"}, "message": {"note"}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i, client := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"} {
+		if got, want := post(client), http.StatusOK; got != want {
+			t.Fatalf("report %d from %s: status %d, want %d", i, client, got, want)
+		}
+	}
+	t.Run("SameNetwork", func(t *testing.T) {
+		if got, want := post("2001:db8:1:2::abcd"), http.StatusTooManyRequests; got != want {
+			t.Fatalf("third report from the same /64: status %d, want %d", got, want)
+		}
+	})
+	t.Run("OtherNetworkBehindTheSameProxy", func(t *testing.T) {
+		// Every request came from the test's loopback peer: one bucket per
+		// RemoteAddr would refuse this one too.
+		for _, client := range []string{"2001:db8:1:3::1", "198.51.100.7"} {
+			if got, want := post(client), http.StatusOK; got != want {
+				t.Fatalf("report from %s: status %d, want %d", client, got, want)
+			}
+		}
+	})
+}
+
+// TestReport_CrossOrigin: a browser's cross-site POST of the form is
+// refused, and stores nothing.
+func TestReport_CrossOrigin(t *testing.T) {
+	f := newReportFixture(t, digest.ReportLimit{})
+	for _, h := range [][2]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+		req, err := http.NewRequest("POST", f.server.URL+"/stories/vote/report",
+			strings.NewReader(url.Values{"kind": {"other"}, "message": {"forged"}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(h[0], h[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got, want := resp.StatusCode, http.StatusForbidden; got != want {
+			t.Errorf("%s: %s: status %d, want %d", h[0], h[1], got, want)
+		}
+	}
+	if list, _ := f.store.Reports(context.Background(), true, 10); len(list) != 0 {
+		t.Fatalf("a cross-origin POST stored %d reports", len(list))
+	}
 }
 
 // TestReport_Browser fills in the form in a real Chromium.

@@ -45,8 +45,11 @@ type Config struct {
 	// Registerer, when set, gets the web server's own metrics (the sign-up
 	// mail outbox's); serve passes the registry it exposes at /metrics.
 	Registerer prometheus.Registerer
-	// Metrics, when set, is served at GET /metrics (Prometheus text format).
-	Metrics http.Handler
+	// Metrics, when set, is served at GET /metrics (Prometheus text format):
+	// to the bearer MetricsToken when that is set, else to loopback
+	// clients only.
+	Metrics      http.Handler
+	MetricsToken string
 	// ClientIPHeader names a header set by a trusted reverse proxy holding
 	// the client's IP (X-Real-IP, or X-Forwarded-For whose last entry is
 	// used); empty uses the TCP peer address.
@@ -131,12 +134,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /stories/{id}", s.storyPage)
 	mux.HandleFunc("GET /stories/{id}/versions/{n}", s.storyVersionPage)
 	mux.HandleFunc("GET /stories/{id}/report", s.reportPage)
-	mux.HandleFunc("POST /stories/{id}/report", s.report)
+	// The same cross-origin refusal as sign-up's forms (see subscriberRoutes).
+	mux.Handle("POST /stories/{id}/report", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.report)))
 	if s.admin != nil {
 		s.admin.Routes(mux)
 	}
 	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", s.cfg.Metrics)
+		mux.Handle("GET /metrics", s.metricsGuard(s.cfg.Metrics))
 	}
 	return securityHeaders(mux)
 }

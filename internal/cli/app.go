@@ -32,12 +32,13 @@ type app struct {
 	now    func() time.Time
 
 	db *sqlite.DB
-	// grace is serve's --grace; adminPassword and apiToken are serve's
-	// secrets, cleared once hashed; adminIterations is PBKDF2's cost (0:
-	// the default; tests lower it).
+	// grace is serve's --grace; adminPassword, apiToken and metricsToken
+	// are serve's secrets, cleared once hashed or handed to the server;
+	// adminIterations is PBKDF2's cost (0: the default; tests lower it).
 	grace           time.Duration
 	adminPassword   string
 	apiToken        string
+	metricsToken    string
 	adminIterations int
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
@@ -48,6 +49,9 @@ type app struct {
 	metrics  *delivery.Metrics
 	// showProgress makes sendEdition draw a progress bar or log progress.
 	showProgress bool
+	// secretChecked is set once signingKey has compared --secret-file
+	// with the database's key (and warned).
+	secretChecked bool
 }
 
 // newApp makes an invocation with its streams and environment.
@@ -79,6 +83,13 @@ func (a *app) openDB(ctx context.Context) (*sqlite.DB, error) {
 		return nil, err
 	}
 	db.Now = a.now
+	for _, fx := range db.ModeFixes {
+		if fx.Err != nil {
+			a.log.Warn("database file is open to group or others and could not be made 0600; chmod 600 it", "file", fx.File, "mode", fmt.Sprintf("%04o", fx.Was), "err", fx.Err)
+		} else {
+			a.log.Warn("database file was open to group or others; made 0600", "file", fx.File, "was", fmt.Sprintf("%04o", fx.Was))
+		}
+	}
 	a.db = db
 	return db, nil
 }
@@ -110,7 +121,14 @@ func (a *app) render(e *digest.Edition) (*digest.Rendered, error) {
 // from elsewhere (a file) belongs in the same ring: the newest id signs,
 // every other one verifies.
 func (a *app) signer(ctx context.Context, db *sqlite.DB) (*subscribers.Signer, error) {
-	return subscribers.NewSignerFrom(ctx, db)
+	if a.cfg.SecretFile == "" {
+		return subscribers.NewSignerFrom(ctx, db)
+	}
+	key, err := a.signingKey(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return subscribers.NewSignerWithKey0(ctx, db, key)
 }
 
 // mailCloser is a delivery.Mailer that holds a connection.

@@ -108,6 +108,7 @@ type config struct {
 	ReplyTo       string
 	PostalAddress string
 	Outbox        string
+	SecretFile    string
 	Verbose       bool
 
 	// Sign-up and unsubscribe (see signup_mail.go).
@@ -139,6 +140,7 @@ func (c *config) settings() []setting {
 		stringSetting(&c.ReplyTo, "reply-to", "BOTHSIDES_REPLY_TO", "", "Reply-To address"),
 		stringSetting(&c.PostalAddress, "postal-address", "BOTHSIDES_POSTAL_ADDRESS", "", "postal address in the footer (CAN-SPAM)"),
 		stringSetting(&c.Outbox, "outbox", "BOTHSIDES_OUTBOX", "outbox", "folder for `.eml` files when no SMTP URL is set"),
+		stringSetting(&c.SecretFile, "secret-file", "BOTHSIDES_SECRET_FILE", "", "file (mode `0600`) holding the link-signing key as hex, used instead of the key in the database, so that a copy of the database alone cannot forge links (see OPERATIONS.md)"),
 		intSetting(&c.Connections, "connections", "BOTHSIDES_CONNECTIONS", 4, "SMTP connections sending at once, each reused for many messages"),
 		rate,
 		stringSetting(&c.DKIMKey, "dkim-key", "BOTHSIDES_DKIM_KEY", "", "PEM private key (RSA 2048 or Ed25519): DKIM-sign every message"),

@@ -107,6 +107,7 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 	// The demo opens the admin console too, with a password everyone knows
 	// unless one is given: it listens on loopback only by default.
 	a.adminPassword, o.AdminPassword = o.AdminPassword, ""
+	a.metricsToken, o.MetricsToken = o.MetricsToken, ""
 	shownPassword := "the one you set"
 	if a.adminPassword == "" {
 		a.adminPassword, shownPassword = "demo", "demo"

@@ -26,6 +26,7 @@ type serveConfig struct {
 	Grace         time.Duration
 	AdminPassword string
 	APIToken      string
+	MetricsToken  string
 }
 
 func (c *serveConfig) settings() []setting {
@@ -37,6 +38,7 @@ func (c *serveConfig) settings() []setting {
 		grace,
 		stringSetting(&c.AdminPassword, "admin-password", "BOTHSIDES_ADMIN_PASSWORD", "", "enables the admin console at `/admin`; prefer the environment variable"),
 		stringSetting(&c.APIToken, "api-token", "BOTHSIDES_API_TOKEN", "", "enables the JSON API at `/api/` (bearer token)"),
+		stringSetting(&c.MetricsToken, "metrics-token", "BOTHSIDES_METRICS_TOKEN", "", "bearer token `/metrics` requires (at least 16 characters); without it `/metrics` answers loopback clients only; prefer the environment variable"),
 	}
 }
 
@@ -68,12 +70,15 @@ database and exits with status 0.`,
 				return err
 			}
 			// The secrets live only until the console has hashed them.
-			a.adminPassword, a.apiToken = o.AdminPassword, o.APIToken
-			o.AdminPassword, o.APIToken = "", ""
+			a.adminPassword, a.apiToken, a.metricsToken = o.AdminPassword, o.APIToken, o.MetricsToken
+			o.AdminPassword, o.APIToken, o.MetricsToken = "", "", ""
 			return a.serve(ctx, ln, o.Schedule, nil)
 		},
 	}
 }
+
+// minMetricsToken is the shortest --metrics-token serve takes.
+const minMetricsToken = 16
 
 // serve runs the HTTP server on ln and the scheduler until ctx ends; spec
 // seeds the default schedule into an empty table, unless it is "off". ready, when set, is called once the server accepts requests.
@@ -81,6 +86,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	if err := a.checkBaseURL(); err != nil {
 		ln.Close()
 		return err
+	}
+	if n := len(a.metricsToken); n > 0 && n < minMetricsToken {
+		ln.Close()
+		return fmt.Errorf("%w: --metrics-token: %d characters, want at least %d (openssl rand -hex 32)", errUsage, n, minMetricsToken)
 	}
 	db, err := a.openDB(ctx)
 	if err != nil {
@@ -97,7 +106,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
-	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler(), Registerer: a.registry}
+	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler(), MetricsToken: a.metricsToken, Registerer: a.registry}
+	a.metricsToken = ""
 	closeSignUpMail, err := a.signUpWebConfig(&wcfg)
 	if err != nil {
 		ln.Close()
