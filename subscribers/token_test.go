@@ -1,6 +1,7 @@
 package subscribers_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -208,5 +209,46 @@ func TestKeys_Rotate(t *testing.T) {
 	}
 	if _, err := fresh.Verify(subscribers.PurposeUnsubscribe, after, db.Now()); err != nil {
 		t.Fatalf("link of key 1 after key 2 came: %v", err)
+	}
+}
+
+// TestKeys_Key0FromFile: with key 0 given (the operator's secret file), the
+// database holds no key 0, links signed with it verify, a signer over the
+// database alone refuses them, and keys added by rotation join the ring.
+func TestKeys_Key0FromFile(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testsupport.MustOpenDB(t)
+	key0 := bytes.Repeat([]byte{7}, 32)
+	s, err := subscribers.NewSignerWithKey0(ctx, db, key0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := s.Link(subscribers.PurposeUnsubscribe, 5, 0, db.Now())
+	var n int
+	if err := db.R.QueryRow(`SELECT COUNT(*) FROM settings WHERE key = 'token_secret'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("token_secret rows=%d, %v; want none with key 0 from a file", n, err)
+	}
+	if c, err := s.Verify(subscribers.PurposeUnsubscribe, link, db.Now()); err != nil || c.Subscriber != 5 {
+		t.Fatalf("Verify=%+v, %v", c, err)
+	}
+	dbOnly, err := subscribers.NewSignerFrom(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dbOnly.Verify(subscribers.PurposeUnsubscribe, link, db.Now()); !errors.Is(err, subscribers.ErrInvalidToken) {
+		t.Fatalf("database-only signer on a file-key link: err=%v, want ErrInvalidToken", err)
+	}
+	if _, err := subscribers.RotateKey(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := subscribers.NewSignerWithKey0(ctx, db, key0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.SigningKey() != 1 {
+		t.Fatalf("signing key %d after a rotation, want 1", rotated.SigningKey())
+	}
+	if _, err := rotated.Verify(subscribers.PurposeUnsubscribe, link, db.Now()); err != nil {
+		t.Fatalf("file-key link after a rotation: %v", err)
 	}
 }
