@@ -22,12 +22,77 @@ import (
 // Postfix with strict_rfc821_envelopes): a MAIL FROM or RCPT TO whose
 // address is not in angle brackets gets 501, and so does a parameter it did
 // not advertise. go-smtp's server, used for the fault tests, accepts both.
+// It also keeps what each read of the socket returned (Chunks), to show
+// which commands a client sent in one write, and can be scripted to refuse
+// commands (Refuse).
 type strictServer struct {
 	addr string
 	ext  []string // EHLO keywords, e.g. "SIZE 1000", "SMTPUTF8"
 
-	mu    sync.Mutex
-	lines []string
+	mu       sync.Mutex
+	lines    []string
+	chunks   []string
+	conns    int
+	messages []string // the content of each message taken
+	// refuse, when set, returns the reply to a MAIL FROM, RCPT TO or DATA
+	// line instead of accepting it ("" accepts); a reply of 421 also
+	// closes the connection. A DATA with no recipient accepted gets 554
+	// unless refuse says otherwise (a 354 makes it take the message).
+	refuse func(line string) string
+}
+
+// Refuse scripts the server's refusals (see strictServer.refuse).
+func (s *strictServer) Refuse(f func(line string) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = f
+}
+
+// Chunks returns what each read of the socket returned, in order.
+func (s *strictServer) Chunks() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.chunks...)
+}
+
+// Conns returns how many connections the server accepted.
+func (s *strictServer) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// Messages returns the content of each message the server took.
+func (s *strictServer) Messages() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.messages...)
+}
+
+func (s *strictServer) refusal(line string) string {
+	s.mu.Lock()
+	f := s.refuse
+	s.mu.Unlock()
+	if f == nil {
+		return ""
+	}
+	return f(line)
+}
+
+// recorder keeps what each Read returns.
+type recorder struct {
+	net.Conn
+	s *strictServer
+}
+
+func (r recorder) Read(b []byte) (int, error) {
+	n, err := r.Conn.Read(b)
+	if n > 0 {
+		r.s.mu.Lock()
+		r.s.chunks = append(r.s.chunks, string(b[:n]))
+		r.s.mu.Unlock()
+	}
+	return n, err
 }
 
 func startStrictServer(t *testing.T, ext ...string) *strictServer {
@@ -85,13 +150,17 @@ func (s *strictServer) advertised(kw string) bool {
 func (s *strictServer) serve(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+	r := bufio.NewReader(recorder{c, s})
 	w := bufio.NewWriter(c)
 	reply := func(format string, a ...any) {
 		fmt.Fprintf(w, format+"\r\n", a...)
 		w.Flush()
 	}
 	reply("220 strict.test ESMTP")
+	mail, recipients := false, 0 // the transaction's state
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -102,6 +171,21 @@ func (s *strictServer) serve(c net.Conn) {
 		s.lines = append(s.lines, line)
 		s.mu.Unlock()
 		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
+		if verb == "MAIL" || verb == "RCPT" || verb == "DATA" {
+			if r := s.refusal(line); r != "" && !strings.HasPrefix(r, "354") {
+				reply("%s", r)
+				if strings.HasPrefix(r, "421") {
+					return
+				}
+				continue
+			} else if verb != "MAIL" && !mail {
+				reply("503 5.5.1 Error: need MAIL command")
+				continue
+			} else if verb == "DATA" && recipients == 0 && r == "" {
+				reply("554 5.5.1 Error: no valid recipients")
+				continue
+			}
+		}
 		switch {
 		case verb == "EHLO":
 			if len(s.ext) == 0 {
@@ -137,9 +221,15 @@ func (s *strictServer) serve(c net.Conn) {
 				reply("555 5.5.4 Unsupported option: %s", bad)
 				continue
 			}
+			if verb == "RCPT" {
+				recipients++
+			} else {
+				mail = true
+			}
 			reply("250 2.1.0 Ok")
 		case verb == "DATA":
 			reply("354 End data with <CR><LF>.<CR><LF>")
+			var msg strings.Builder
 			for {
 				l, err := r.ReadString('\n')
 				if err != nil {
@@ -148,9 +238,17 @@ func (s *strictServer) serve(c net.Conn) {
 				if l == ".\r\n" {
 					break
 				}
+				msg.WriteString(l)
 			}
+			s.mu.Lock()
+			s.messages = append(s.messages, msg.String())
+			s.mu.Unlock()
+			mail, recipients = false, 0
 			reply("250 2.0.0 Ok: queued")
 		case verb == "RSET", verb == "NOOP":
+			if verb == "RSET" {
+				mail, recipients = false, 0
+			}
 			reply("250 2.0.0 Ok")
 		case verb == "QUIT":
 			reply("221 2.0.0 Bye")

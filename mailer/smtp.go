@@ -1,12 +1,12 @@
 package mailer
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -48,8 +48,14 @@ type SMTP struct {
 	timeout     time.Duration
 	dataTimeout time.Duration
 	dkim        *DKIM
+	ssl         bool // implicit TLS (smtps): go-mail dials
 	client      *mail.Client
 	conn        *smtp.Client
+	// raw is the TCP connection under conn when no TLS runs over it, for
+	// writing a message in one writev; nil otherwise.
+	raw *net.TCPConn
+	// pipelining says the relay advertised PIPELINING (RFC 2920).
+	pipelining bool
 }
 
 // ParseURL checks an SMTP URL and returns the go-mail options it stands for.
@@ -154,21 +160,38 @@ func NewSMTP(cfg Config) (*SMTP, error) {
 	if cfg.HELO != "" {
 		opts = append(opts, mail.WithHELO(cfg.HELO))
 	}
-	return &SMTP{host: host, opts: opts, timeout: cfg.Timeout, dataTimeout: cfg.DataTimeout, dkim: cfg.DKIM}, nil
+	u, _ := url.Parse(cfg.URL) // checked by ParseURL
+	return &SMTP{host: host, opts: opts, timeout: cfg.Timeout, dataTimeout: cfg.DataTimeout, dkim: cfg.DKIM, ssl: u.Scheme == "smtps"}, nil
 }
 
 // Open returns another connection to the same relay, for a pool.
 func (s *SMTP) Open() *SMTP {
-	return &SMTP{host: s.host, opts: s.opts, timeout: s.timeout, dataTimeout: s.dataTimeout, dkim: s.dkim}
+	return &SMTP{host: s.host, opts: s.opts, timeout: s.timeout, dataTimeout: s.dataTimeout, dkim: s.dkim, ssl: s.ssl}
 }
 
 // dial connects, says EHLO, starts TLS and authenticates, all through
 // go-mail, and keeps the SMTP conversation for the messages that follow.
+// Without implicit TLS it dials the TCP connection itself (go-mail's dial
+// hook), to keep it for writev while no TLS runs over it.
 func (s *SMTP) dial(ctx context.Context) error {
 	if s.conn != nil {
 		return nil
 	}
-	c, err := mail.NewClient(s.host, s.opts...)
+	opts := s.opts
+	var tcp *net.TCPConn
+	if !s.ssl {
+		// A hook replaces go-mail's dialer, which does implicit TLS
+		// itself: only without it.
+		opts = append(opts[:len(opts):len(opts)], mail.WithDialContextFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, network, addr)
+			if t, ok := conn.(*net.TCPConn); ok {
+				tcp = t
+			}
+			return conn, err
+		}))
+	}
+	c, err := mail.NewClient(s.host, opts...)
 	if err != nil {
 		return &Error{Stage: "connect", Err: err}
 	}
@@ -177,6 +200,11 @@ func (s *SMTP) dial(ctx context.Context) error {
 		return classify("connect", fmt.Errorf("connect to %s: %w", s.host, err))
 	}
 	s.client, s.conn = c, sc
+	s.raw = nil
+	if _, tls := sc.TLSConnectionState(); !tls {
+		s.raw = tcp
+	}
+	s.pipelining, _ = sc.Extension("PIPELINING")
 	return nil
 }
 
@@ -185,7 +213,7 @@ func (s *SMTP) drop() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	s.client, s.conn = nil, nil
+	s.client, s.conn, s.raw = nil, nil, nil
 }
 
 // Send builds m with go-mail and delivers it like an edition's copy, through
@@ -227,210 +255,39 @@ func (s *SMTP) SendRaw(ctx context.Context, from, to string, m Raw) error {
 		s.drop()
 		return &Error{Stage: "connect", Err: err}
 	}
-	if err := s.envelope(from, to, msg, m.DotSafe, len(sig)+len(msg)); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return s.fail("data", err)
-	}
-	if err := c.UpdateDeadline(s.dataTimeout); err != nil {
-		s.drop()
-		return &Error{Stage: "data", Err: err}
-	}
-	if !m.DotSafe && needsDotStuffing(msg) || !bytes.HasSuffix(msg, []byte("\r\n")) {
-		if _, err := w.Write(sig); err != nil {
-			return s.fail("data", err)
-		}
-		if _, err := w.Write(msg); err != nil {
-			return s.fail("data", err)
-		}
-	} else {
-		// No line starts with a dot and the message ends with CRLF, so
-		// dot-stuffing would copy it unchanged one byte at a time (a
-		// quarter of the CPU of a send): write it straight to the
-		// connection's buffer. Nothing has gone through the dot writer,
-		// so its Close ends the data with "\r\n.\r\n" and reads the reply:
-		// the message goes without its own final CRLF.
-		if _, err := c.Text.W.Write(sig); err != nil {
-			return s.fail("data", err)
-		}
-		if _, err := c.Text.W.Write(msg[:len(msg)-2]); err != nil {
-			return s.fail("data", err)
-		}
-	}
-	if m.Confirm != nil {
-		if err := m.Confirm(); err != nil {
-			s.drop() // mid-DATA: hanging up is the only way to withdraw
-			return fmt.Errorf("message to %s withdrawn before its end: %w", to, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return s.fail("data", err)
-	}
-	return nil
-}
-
-// envelope starts the transaction: MAIL FROM and RCPT TO, each address in
-// angle brackets (RFC 5321 4.1.2; go-mail's low-level client writes what it
-// is given, and strict relays refuse a bare address), with only the ESMTP
-// parameters the relay advertised and the message needs: SIZE= whenever
-// SIZE is advertised (a message over the relay's limit fails here, before
-// any data goes), SMTPUTF8 only for an address that is not ASCII,
-// BODY=8BITMIME only for content that is not 7-bit.
-func (s *SMTP) envelope(from, to string, msg []byte, dotSafe bool, size int) error {
-	c := s.conn
-	// A Template's message is 7-bit with short lines in its body by
-	// construction; only its header, where the personal values go, needs
-	// checking. Anything else is checked whole.
-	check := msg
-	if dotSafe {
-		check = msg[:headerEnd(msg)]
-	}
-	eightBit, long := scanLines(check)
-	if long > 0 {
-		return &Error{Stage: "message", Permanent: true,
-			Err: fmt.Errorf("line %d is longer than the 998 octets SMTP allows (RFC 5321 4.5.3.1.6)", long)}
-	}
-	params := ""
-	if ok, limit := c.Extension("SIZE"); ok {
-		if n, err := strconv.ParseInt(strings.TrimSpace(limit), 10, 64); err == nil && n > 0 && int64(size) > n {
-			return &Error{Stage: "size", Permanent: true,
-				Err: fmt.Errorf("message of %d bytes is over the relay's limit of %d bytes (its SIZE)", size, n)}
-		}
-		params += " SIZE=" + strconv.Itoa(size)
-	}
-	if eightBit {
-		if ok, _ := c.Extension("8BITMIME"); ok {
-			params += " BODY=8BITMIME"
-		}
-	}
-	if !isASCII(from) || !isASCII(to) {
-		if ok, _ := c.Extension("SMTPUTF8"); !ok {
-			return &Error{Stage: "mail", Permanent: true,
-				Err: fmt.Errorf("relay does not offer SMTPUTF8, needed for the address %q", firstNonASCII(from, to))}
-		}
-		params += " SMTPUTF8"
-	}
-	if err := validateAddr(from); err != nil {
-		return &Error{Stage: "mail", Permanent: true, Err: fmt.Errorf("envelope sender: %w", err)}
-	}
-	if err := validateAddr(to); err != nil {
-		return &Error{Stage: "rcpt", Permanent: true, Err: fmt.Errorf("recipient: %w", err)}
-	}
-	if err := command(c, "MAIL FROM:<"+from+">"+params); err != nil {
-		return s.fail("mail", err)
-	}
-	if err := command(c, "RCPT TO:<"+to+">"); err != nil {
-		return s.fail("rcpt", err)
-	}
-	return nil
-}
-
-// command sends one SMTP command and reads its reply, which must be 250.
-func command(c *smtp.Client, line string) error {
-	id, err := c.Text.Cmd("%s", line)
+	mailLine, rcptLine, err := envelope(c.Extension, from, to, msg, m.DotSafe, len(sig)+len(msg))
 	if err != nil {
 		return err
 	}
-	c.Text.StartResponse(id)
-	defer c.Text.EndResponse(id)
-	_, _, err = c.Text.ReadResponse(250)
-	return err
-}
-
-// validateAddr refuses what cannot stand between angle brackets in an
-// SMTP command.
-func validateAddr(a string) error {
-	if a == "" || strings.ContainsAny(a, "<>\r\n \t") {
-		return fmt.Errorf("%q is not a mailbox address", a)
+	if err := s.begin(mailLine, rcptLine); err != nil {
+		return err
 	}
-	return nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-func firstNonASCII(a, b string) string {
-	if !isASCII(a) {
-		return a
-	}
-	return b
-}
-
-// headerEnd returns the length of msg's header, blank line included.
-func headerEnd(msg []byte) int {
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		return i + 4
-	}
-	return len(msg)
-}
-
-// scanLines reports whether b has a byte outside 7-bit ASCII, and the
-// number (from 1) of its first line over 998 octets without its CRLF, or 0.
-func scanLines(b []byte) (eightBit bool, longLine int) {
-	for n := 1; len(b) > 0; n++ {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if len(line) > 998 && longLine == 0 {
-			longLine = n
-		}
-		if !eightBit {
-			for _, c := range line {
-				if c >= 0x80 {
-					eightBit = true
-					break
-				}
-			}
-		}
-	}
-	return eightBit, longLine
-}
-
-// needsDotStuffing reports whether b must go through SMTP's dot-stuffing:
-// it has a line that starts with a dot, a bare CR or LF, or does not end
-// with CRLF.
-func needsDotStuffing(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	if b[0] == '.' || !bytes.HasSuffix(b, []byte("\r\n")) || bytes.Contains(b, []byte("\n.")) {
-		return true
-	}
-	return bytes.Count(b, []byte("\n")) != bytes.Count(b, []byte("\r\n")) || bytes.Count(b, []byte("\r")) != bytes.Count(b, []byte("\r\n"))
+	return s.data(to, sig, msg, m.DotSafe, m.Confirm)
 }
 
 // fail classifies an error of the SMTP conversation. A reply from the relay
 // leaves the connection usable after RSET, except 421 (closing); anything
 // else (EOF, reset, timeout) drops it, to be redialed.
 func (s *SMTP) fail(stage string, err error) error {
-	e := classify(stage, err)
-	var te *textproto.Error
-	if errors.As(err, &te) && (te.Code == 552 || te.Code == 554) && strings.Contains(te.Msg, "5.3.4") {
-		// Message too big for the relay (RFC 3463 5.3.4): the message's
-		// fault, not the reader's, so never a bounce.
-		e.(*Error).Stage = "size"
-	}
-	var me *Error
-	if errors.As(e, &me) && me.Code != 0 && me.Code != 421 {
+	e := replyError(stage, err)
+	if e.Code != 0 && e.Code != 421 {
 		if rerr := s.conn.Reset(); rerr == nil {
 			return e
 		}
 	}
 	s.drop()
+	return e
+}
+
+// replyError classifies an error of the SMTP conversation at stage.
+func replyError(stage string, err error) *Error {
+	e := classify(stage, err).(*Error)
+	var te *textproto.Error
+	if errors.As(err, &te) && (te.Code == 552 || te.Code == 554) && strings.Contains(te.Msg, "5.3.4") {
+		// Message too big for the relay (RFC 3463 5.3.4): the message's
+		// fault, not the reader's, so never a bounce.
+		e.Stage = "size"
+	}
 	return e
 }
 
@@ -457,6 +314,6 @@ func (s *SMTP) Close() error {
 	if err != nil {
 		s.conn.Close()
 	}
-	s.client, s.conn = nil, nil
+	s.client, s.conn, s.raw = nil, nil, nil
 	return err
 }

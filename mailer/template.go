@@ -157,10 +157,11 @@ type Raw struct {
 	// dot, as Template's output does: the message then goes through SMTP
 	// without dot-stuffing.
 	DotSafe bool
-	// Confirm, when set, is called after the whole message was written and
-	// before the final dot that asks the relay to take it. An error aborts
-	// the message (the connection is closed, so the relay discards it) and
-	// is returned by SendRaw.
+	// Confirm, when set, is called once the relay has answered DATA with
+	// 354, before the message and the final dot that asks the relay to take
+	// it are written (they go in one write). An error aborts the message
+	// (the connection is closed, so the relay discards it) and is returned
+	// by SendRaw.
 	Confirm func() error
 }
 
