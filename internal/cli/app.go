@@ -19,6 +19,7 @@ import (
 	"bothsides/mailer"
 	"bothsides/sqlite"
 	"bothsides/subscribers"
+	"bothsides/web"
 )
 
 // app is one invocation: configuration, streams and the resources opened.
@@ -39,6 +40,9 @@ type app struct {
 	adminPassword   string
 	apiToken        string
 	adminIterations int
+	// adminLimits is serve's login limits and idle timeout (zero: the
+	// defaults).
+	adminLimits web.AdminConfig
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
 	commands []*command
