@@ -44,6 +44,7 @@ type adminFixture struct {
 	clock  *testsupport.Clock
 	smtp   *testsupport.SMTPServer
 	sched  *schedule.Scheduler
+	admin  *web.Admin
 	server *httptest.Server
 	client *http.Client
 
@@ -136,6 +137,7 @@ func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
 		t.Fatal(err)
 	}
 	srv.SetAdmin(admin)
+	f.admin = admin
 	f.server = httptest.NewServer(srv.Handler())
 	t.Cleanup(f.server.Close)
 	f.client = f.newClient()
