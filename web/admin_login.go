@@ -23,20 +23,23 @@ const (
 	globalStep = 10
 	// maxClients bounds the per-network table; idle entries are swept past it.
 	maxClients = 1024
+	// checkSlots password checks run at once: PBKDF2 is slow by design, and
+	// parallel requests must not multiply its cost, but the admin's check
+	// need not wait behind a guesser's.
+	checkSlots = 2
 )
 
 // loginGuard admits admin password checks. A client network (see
 // Server.clientNetwork) has one attempt in flight at a time, and none
 // before the backoff of its last failure has passed; at most cap attempts
-// wait for or are in the check, which runs one at a time (PBKDF2 is slow by
-// design). Every failure doubles the network's next delay, and every
+// wait for or are in the check, of which checkSlots run at once. Every failure doubles the network's next delay, and every
 // globalStep failures over all networks double everyone's. No lock is held
 // while an attempt waits: a failed attempt's delay holds only its network's
 // slot.
 type loginGuard struct {
 	base, max time.Duration
 	cap       int
-	check     chan struct{} // one token: the password check
+	check     chan struct{} // a token per password check running
 
 	mu      sync.Mutex
 	clients map[string]*loginClient
@@ -57,7 +60,7 @@ func newLoginGuard(base, maxDelay time.Duration, queueCap int) *loginGuard {
 	if maxDelay < base {
 		maxDelay = base
 	}
-	return &loginGuard{base: base, max: maxDelay, cap: queueCap, check: make(chan struct{}, 1), clients: map[string]*loginClient{}}
+	return &loginGuard{base: base, max: maxDelay, cap: queueCap, check: make(chan struct{}, checkSlots), clients: map[string]*loginClient{}}
 }
 
 // loginTicket is one admitted attempt.

@@ -3,8 +3,14 @@ package web
 // HoldCheck takes the admin password check until release is called: logins
 // queue behind it, as behind a slow PBKDF2.
 func HoldCheck(a *Admin) (release func()) {
-	a.guard.check <- struct{}{}
-	return func() { <-a.guard.check }
+	for range checkSlots {
+		a.guard.check <- struct{}{}
+	}
+	return func() {
+		for range checkSlots {
+			<-a.guard.check
+		}
+	}
 }
 
 // QueuedLogins is how many login attempts wait for or are in the check.
