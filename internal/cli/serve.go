@@ -37,15 +37,17 @@ type serveConfig struct {
 func (c *serveConfig) settings() []setting {
 	grace := durationSetting(&c.Grace, "grace", "BOTHSIDES_GRACE", defaultGrace, "at start, a run missed while down is sent if it fell due at most this long ago, else recorded as missed")
 	grace.docDefault = "`6h`"
+	idle := durationSetting(&c.AdminIdle, "admin-idle-timeout", "BOTHSIDES_ADMIN_IDLE_TIMEOUT", 30*time.Minute, "an admin session ends after this long without a request (and 12 hours after the login in any case)")
+	idle.docDefault = "`30m`"
 	return []setting{
 		stringSetting(&c.Addr, "addr", "BOTHSIDES_ADDR", "127.0.0.1:8080", "address to listen on"),
 		stringSetting(&c.Schedule, "schedule", "BOTHSIDES_SCHEDULE", schedule.DefaultSpec, "spec of the schedule `default`, added only when there is no schedule; `off` seeds none (schedules added later with the CLI, console or API are still sent when due; pause them to stop sends)"),
 		grace,
-		stringSetting(&c.AdminPassword, "admin-password", "BOTHSIDES_ADMIN_PASSWORD", "", "enables the admin console at `/admin`; prefer the environment variable"),
+		stringSetting(&c.AdminPassword, "admin-password", "BOTHSIDES_ADMIN_PASSWORD", "", "enables the admin console at `/admin`; at least 12 characters; prefer the environment variable"),
 		stringSetting(&c.APIToken, "api-token", "BOTHSIDES_API_TOKEN", "", "enables the JSON API at `/api/` (bearer token)"),
 		durationSetting(&c.AdminFailDelay, "admin-fail-delay", "BOTHSIDES_ADMIN_FAIL_DELAY", time.Second, "a failed admin login's answer waits this long, even if the client hangs up; it doubles with each failure of the client network (see `--client-ip-header`) and every 10 failures of all networks within 15 minutes, up to 30s; meanwhile the network's logins are answered 429"),
-		intSetting(&c.AdminLoginQueue, "admin-login-queue", "BOTHSIDES_ADMIN_LOGIN_QUEUE", 4, "admin logins that may wait for the password check (one at a time); more are answered 429 at once"),
-		durationSetting(&c.AdminIdle, "admin-idle-timeout", "BOTHSIDES_ADMIN_IDLE_TIMEOUT", 30*time.Minute, "an admin session ends after this long without a request (and 12 hours after the login in any case)"),
+		intSetting(&c.AdminLoginQueue, "admin-login-queue", "BOTHSIDES_ADMIN_LOGIN_QUEUE", 4, "admin logins that may wait for the password check (two run at a time); more are answered 429 at once"),
+		idle,
 	}
 }
 
