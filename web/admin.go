@@ -2,16 +2,17 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/pbkdf2"
-	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"bothsides/digest"
 	"bothsides/schedule"
@@ -29,11 +30,24 @@ type AdminConfig struct {
 	// APIToken enables the JSON API at /api/; empty disables it. Only its
 	// SHA-256 is kept.
 	APIToken string
-	// SessionTTL is how long a login lasts; default 12h.
+	// SessionTTL is how long a login lasts at most; default 12h.
 	SessionTTL time.Duration
-	// FailDelay is how long a failed login waits before the answer; failed
-	// logins are answered one at a time. Default 1s.
+	// IdleTimeout ends a session this long after its last request (the
+	// progress poller's requests do not count); default 30m.
+	IdleTimeout time.Duration
+	// FailDelay is how long the first failed login of a client network
+	// waits before its answer, even if the client hangs up; each further
+	// failure of the network within 15 minutes doubles it, and so do every
+	// 10 failures over all networks, up to MaxFailDelay. Until the delay
+	// has passed the network's attempts are answered 429. Default 1s.
 	FailDelay time.Duration
+	// MaxFailDelay caps the doubled delay; default 30s (under the
+	// server's write timeout).
+	MaxFailDelay time.Duration
+	// LoginQueue is how many login attempts may wait for or be in the
+	// password check (one at a time); past it they are answered 429 at
+	// once. Default 4.
+	LoginQueue int
 	// PasswordIterations of PBKDF2-SHA256; default 600,000 (OWASP 2023).
 	PasswordIterations int
 	// BaseURL is the public URL; links in previews and test mails use it.
@@ -43,9 +57,18 @@ type AdminConfig struct {
 	Secure bool
 	// PollInterval is how often the progress script asks; default 1s.
 	PollInterval time.Duration
-	// Sleep waits; tests replace it.
+	// Sleep waits; tests replace it. A failed login's delay is given a
+	// context that the client cannot cancel.
 	Sleep func(ctx context.Context, d time.Duration)
 }
+
+// MinPasswordLength is the shortest admin password NewAdmin accepts, in
+// characters.
+const MinPasswordLength = 12
+
+// ErrPasswordTooShort is returned by NewAdmin for a password shorter than
+// MinPasswordLength.
+var ErrPasswordTooShort = errors.New("admin password too short")
 
 // Scheduler is what the console needs of schedule.Scheduler.
 type Scheduler interface {
@@ -73,9 +96,11 @@ type Admin struct {
 	tests     TestMailer
 	renderer  *digest.Renderer
 
-	salt, hash []byte
+	salt, hash []byte // PBKDF2 of the password, salted per database
+	sessionKey []byte // derived from hash: sessions are bound to the password
 	apiHash    [32]byte
-	loginMu    sync.Mutex // one password check at a time: PBKDF2 is slow by design
+	guard      *loginGuard
+	client     func(*http.Request) string // the client network, as sign-up names it
 	origin     *http.CrossOriginProtection
 	pages      map[string]*template.Template
 }
@@ -86,8 +111,17 @@ func NewAdmin(cfg AdminConfig, log *slog.Logger, db *sqlite.DB, stories *digest.
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
 	if cfg.FailDelay <= 0 {
 		cfg.FailDelay = time.Second
+	}
+	if cfg.MaxFailDelay <= 0 {
+		cfg.MaxFailDelay = 30 * time.Second
+	}
+	if cfg.LoginQueue <= 0 {
+		cfg.LoginQueue = 4
 	}
 	if cfg.PasswordIterations <= 0 {
 		cfg.PasswordIterations = 600_000
@@ -110,11 +144,24 @@ func NewAdmin(cfg AdminConfig, log *slog.Logger, db *sqlite.DB, stories *digest.
 	}
 	a := &Admin{cfg: cfg, log: log, db: db, stories: stories, subs: subs, schedules: schedules,
 		sched: sched, tests: tests, renderer: r, pages: map[string]*template.Template{},
-		origin: http.NewCrossOriginProtection()}
+		origin: http.NewCrossOriginProtection(), client: (&Server{}).clientNetwork,
+		guard: newLoginGuard(cfg.FailDelay, cfg.MaxFailDelay, cfg.LoginQueue)}
 	if cfg.Password != "" {
-		a.salt = make([]byte, 16)
-		rand.Read(a.salt)
+		if n := utf8.RuneCountInString(cfg.Password); n < MinPasswordLength {
+			return nil, fmt.Errorf("%w: %d characters, want at least %d", ErrPasswordTooShort, n, MinPasswordLength)
+		}
+		// The salt is kept in the database so that the same password
+		// derives the same key after a restart: sessions survive a restart
+		// but not a change of password.
+		ctx := context.Background()
+		var err error
+		if a.salt, err = db.Secret(ctx, "admin_password_salt"); err != nil {
+			return nil, err
+		}
 		a.hash = a.derive(cfg.Password)
+		m := hmac.New(sha256.New, a.hash)
+		m.Write([]byte("bothsides admin sessions"))
+		a.sessionKey = m.Sum(nil)
 	}
 	if cfg.APIToken != "" {
 		a.apiHash = sha256.Sum256([]byte(cfg.APIToken))

@@ -78,6 +78,7 @@ func TestAdmin_Local(t *testing.T) {
 		t.Fatalf("ana (UTC) got %d mails at 22:00 UTC, want 0", n)
 	}
 
+	f.login(c, testPassword) // two idle hours ended the first session
 	page := f.do(c, "GET", "/admin", nil)
 	for _, want := range []string{"Local editions by zone", "dawn · 2026-11-27", "Asia/Tokyo", "1 of 2 sent"} {
 		if !strings.Contains(page.body, want) {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +30,7 @@ const (
 type session struct {
 	hash    string
 	CSRF    string
+	Created time.Time
 	Expires time.Time
 }
 
@@ -37,16 +40,21 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func tokenHash(tok string) string {
-	h := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(h[:])
+// tokenHash is what the database keeps of a session cookie: an HMAC under
+// a key derived from the password. A changed password changes every hash,
+// so each session from before matches nothing; its row goes with the
+// sweep of expired sessions at the next login.
+func (a *Admin) tokenHash(tok string) string {
+	m := hmac.New(sha256.New, a.sessionKey)
+	m.Write([]byte(tok))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // newSession stores a session and returns its cookie value.
 func (a *Admin) newSession(ctx context.Context) (string, *session, error) {
 	tok := randomToken()
 	now := a.db.Now()
-	s := &session{hash: tokenHash(tok), CSRF: randomToken(), Expires: now.Add(a.cfg.SessionTTL)}
+	s := &session{hash: a.tokenHash(tok), CSRF: randomToken(), Created: now, Expires: a.expiry(now, now)}
 	err := a.db.Tx(ctx, func(tx *sql.Tx) error {
 		// Expired sessions are swept at each login.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM admin_sessions WHERE expires_at <= ?`, sqlite.Time(now)); err != nil {
@@ -62,26 +70,50 @@ func (a *Admin) newSession(ctx context.Context) (string, *session, error) {
 	return tok, s, nil
 }
 
-// session returns the request's live session, or nil.
-func (a *Admin) session(r *http.Request) (*session, error) {
+// expiry is when a session created at created and last used at now ends:
+// IdleTimeout after now, at most SessionTTL after created.
+func (a *Admin) expiry(created, now time.Time) time.Time {
+	idle, end := now.Add(a.cfg.IdleTimeout), created.Add(a.cfg.SessionTTL)
+	if idle.Before(end) {
+		return idle
+	}
+	return end
+}
+
+// session returns the request's live session, or nil. Unless touch is
+// false, the request counts as activity: the session's idle expiry moves
+// on, written at most once per thirtieth of the idle timeout (a minute by
+// default) to spare the writer.
+func (a *Admin) session(r *http.Request, touch bool) (*session, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, nil
 	}
-	s := session{hash: tokenHash(c.Value)}
-	var exp string
-	err = a.db.R.QueryRowContext(r.Context(), `SELECT csrf, expires_at FROM admin_sessions WHERE token_hash = ?`, s.hash).Scan(&s.CSRF, &exp)
+	s := session{hash: a.tokenHash(c.Value)}
+	var created, exp string
+	err = a.db.R.QueryRowContext(r.Context(), `SELECT csrf, created_at, expires_at FROM admin_sessions WHERE token_hash = ?`, s.hash).Scan(&s.CSRF, &created, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load session: %w", err)
 	}
+	if s.Created, err = sqlite.ParseTime(created); err != nil {
+		return nil, err
+	}
 	if s.Expires, err = sqlite.ParseTime(exp); err != nil {
 		return nil, err
 	}
-	if !a.db.Now().Before(s.Expires) {
+	now := a.db.Now()
+	if !now.Before(s.Expires) {
 		return nil, nil
+	}
+	if next := a.expiry(s.Created, now); touch && next.Sub(s.Expires) >= a.cfg.IdleTimeout/30 {
+		if _, err := a.db.W.ExecContext(r.Context(), `UPDATE admin_sessions SET expires_at = ? WHERE token_hash = ?`,
+			sqlite.Time(next), s.hash); err != nil {
+			return nil, fmt.Errorf("touch session: %w", err)
+		}
+		s.Expires = next
 	}
 	return &s, nil
 }
@@ -110,7 +142,9 @@ func (a *Admin) page(h http.HandlerFunc) http.HandlerFunc {
 			a.disabled(w, r)
 			return
 		}
-		s, err := a.session(r)
+		// The progress poller is not the admin at work: it does not keep
+		// a session from idling out.
+		s, err := a.session(r, r.Pattern != progressRoute)
 		if err != nil {
 			a.error(w, r, err)
 			return
@@ -200,20 +234,30 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 		a.showLogin(w, r, http.StatusForbidden, "The login form expired. Please try again.")
 		return
 	}
-	// One password check at a time, and a failed one is answered after
-	// the delay with the lock held: a guesser gets at most one try per
-	// delay, and parallel requests cannot multiply PBKDF2's cost.
-	a.loginMu.Lock()
-	ok := subtle.ConstantTimeCompare(a.derive(r.PostFormValue("password")), a.hash) == 1
-	if !ok {
-		a.cfg.Sleep(r.Context(), a.cfg.FailDelay)
+	client := a.client(r)
+	t, wait, err := a.guard.admit(client, a.db.Now())
+	if err != nil {
+		a.log.Debug("admin login refused", "client", client, "reason", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		a.showLogin(w, r, http.StatusTooManyRequests, "Too many login attempts. Please wait a little and try again.")
+		return
 	}
-	a.loginMu.Unlock()
+	defer t.done()
+	if err := t.enter(r.Context()); err != nil {
+		return // the client left before its password was checked
+	}
+	ok := subtle.ConstantTimeCompare(a.derive(r.PostFormValue("password")), a.hash) == 1
+	t.leave()
 	if !ok {
-		a.log.Warn("admin login failed", "remote", r.RemoteAddr)
+		// The delay holds the network's slot, not a lock, and the client
+		// cannot cut it short by hanging up.
+		d := t.fail(a.db.Now())
+		a.log.Warn("admin login failed", "remote", r.RemoteAddr, "client", client, "delay", d.String())
+		a.cfg.Sleep(context.WithoutCancel(r.Context()), d)
 		a.showLogin(w, r, http.StatusUnauthorized, "Wrong password.")
 		return
 	}
+	t.succeed()
 	tok, _, err := a.newSession(r.Context())
 	if err != nil {
 		a.error(w, r, err)

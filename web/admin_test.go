@@ -44,6 +44,7 @@ type adminFixture struct {
 	clock  *testsupport.Clock
 	smtp   *testsupport.SMTPServer
 	sched  *schedule.Scheduler
+	admin  *web.Admin
 	server *httptest.Server
 	client *http.Client
 
@@ -55,6 +56,12 @@ type adminOptions struct {
 	password, token string
 	secure          bool
 	log             io.Writer // default: discarded
+	baseURL         string    // default http://127.0.0.1
+	// failDelay, queue and sleep set the login limits (default: web's,
+	// with a sleep that records the delay and advances the clock).
+	failDelay time.Duration
+	queue     int
+	sleep     func(ctx context.Context, d time.Duration)
 }
 
 func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
@@ -106,21 +113,31 @@ func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
 			return err
 		})
 	t.Cleanup(func() { f.sched.Stop(context.Background()) })
-	srv, err := web.New(web.Config{BaseURL: "http://127.0.0.1", Logger: log}, db, store, subs, signer, r)
+	if o.baseURL == "" {
+		o.baseURL = "http://127.0.0.1"
+	}
+	srv, err := web.New(web.Config{BaseURL: o.baseURL, Logger: log, ClientIPHeader: "X-Real-IP"}, db, store, subs, signer, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := web.NewAdmin(web.AdminConfig{Password: o.password, APIToken: o.token, BaseURL: "http://127.0.0.1",
-		Secure: o.secure, PasswordIterations: 1000, PollInterval: 50 * time.Millisecond,
-		Sleep: func(ctx context.Context, d time.Duration) {
+	if o.sleep == nil {
+		// Sleeping moves the test clock on: the backoff has passed when the
+		// answer comes, as with a real clock.
+		o.sleep = func(ctx context.Context, d time.Duration) {
 			f.mu.Lock()
 			f.sleeps = append(f.sleeps, d)
 			f.mu.Unlock()
-		}}, log, db, store, subs, schedules, f.sched, testMail{f}, r)
+			clock.Advance(d)
+		}
+	}
+	admin, err := web.NewAdmin(web.AdminConfig{Password: o.password, APIToken: o.token, BaseURL: "http://127.0.0.1",
+		Secure: o.secure, PasswordIterations: 1000, PollInterval: 50 * time.Millisecond,
+		FailDelay: o.failDelay, LoginQueue: o.queue, Sleep: o.sleep}, log, db, store, subs, schedules, f.sched, testMail{f}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.SetAdmin(admin)
+	f.admin = admin
 	f.server = httptest.NewServer(srv.Handler())
 	t.Cleanup(f.server.Close)
 	f.client = f.newClient()
@@ -432,7 +449,14 @@ func TestAdmin_CSRF(t *testing.T) {
 func TestAdmin_SessionExpires(t *testing.T) {
 	f := newAdminFixture(t, adminOptions{password: testPassword})
 	f.login(f.client, testPassword)
-	f.clock.Advance(12*time.Hour - time.Second)
+	// Kept busy, a session still ends 12 hours after the login.
+	for range 12*3 - 1 {
+		f.clock.Advance(20 * time.Minute)
+		if res := f.do(f.client, "GET", "/admin", nil); res.code != http.StatusOK {
+			t.Fatalf("at %s: %d, want 200", f.clock.Now(), res.code)
+		}
+	}
+	f.clock.Advance(20*time.Minute - time.Second)
 	if res := f.do(f.client, "GET", "/admin", nil); res.code != http.StatusOK {
 		t.Fatalf("before expiry: %d, want 200", res.code)
 	}

@@ -76,8 +76,13 @@ type Server struct {
 }
 
 // SetAdmin mounts the admin console and the JSON API (see NewAdmin); call
-// it before Handler.
-func (s *Server) SetAdmin(a *Admin) { s.admin = a }
+// it before Handler. Its login limits name clients as sign-up does.
+func (s *Server) SetAdmin(a *Admin) {
+	s.admin = a
+	if a != nil {
+		a.client = s.clientNetwork
+	}
+}
 
 var pageFuncs = template.FuncMap{
 	"join":        strings.Join,
@@ -142,12 +147,20 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.metricsGuard(s.cfg.Metrics))
 	}
-	return securityHeaders(mux)
+	return s.securityHeaders(mux)
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// hstsHeader tells browsers to use https only for the site, for a year;
+// not includeSubDomains, which would reach other hosts of the domain.
+const hstsHeader = "max-age=31536000"
+
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	hsts := strings.HasPrefix(strings.ToLower(s.cfg.BaseURL), "https://")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if hsts {
+			h.Set("Strict-Transport-Security", hstsHeader)
+		}
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")

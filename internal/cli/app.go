@@ -19,6 +19,7 @@ import (
 	"bothsides/mailer"
 	"bothsides/sqlite"
 	"bothsides/subscribers"
+	"bothsides/web"
 )
 
 // app is one invocation: configuration, streams and the resources opened.
@@ -40,6 +41,9 @@ type app struct {
 	apiToken        string
 	metricsToken    string
 	adminIterations int
+	// adminLimits is serve's login limits and idle timeout (zero: the
+	// defaults).
+	adminLimits web.AdminConfig
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
 	commands []*command

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -350,5 +351,18 @@ func TestSend_DateFollowsDefaultSchedule(t *testing.T) {
 	out := c.must("", "editions", "show", "2026-11-27")
 	if !strings.Contains(out, "to 2026-11-27T09:30:00Z") || !strings.Contains(out, "Early story") || strings.Contains(out, "Late story") {
 		t.Fatalf("edition does not follow the default schedule's 09:30:\n%s", out)
+	}
+}
+
+// TestServe_AdminPasswordTooShort: serve and demo refuse an admin password
+// under 12 characters at start, naming the setting.
+func TestServe_AdminPasswordTooShort(t *testing.T) {
+	c := newCLI(t)
+	c.env["BOTHSIDES_ADMIN_PASSWORD"] = "short-pass1"
+	for _, args := range [][]string{{"serve", "--addr", "127.0.0.1:0"}, {"demo", "--addr", "127.0.0.1:0", "--demo-db", filepath.Join(c.dir, "demo.db")}} {
+		_, _, err := c.run("", args...)
+		if err == nil || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "BOTHSIDES_ADMIN_PASSWORD") || !strings.Contains(err.Error(), "want at least 12") {
+			t.Fatalf("%s with an 11-character password: err=%v, want a usage error naming the setting and 12", args[0], err)
+		}
 	}
 }

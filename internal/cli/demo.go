@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -104,13 +105,19 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 	if err != nil {
 		return err
 	}
-	// The demo opens the admin console too, with a password everyone knows
-	// unless one is given: it listens on loopback only by default.
+	// The demo opens the admin console too, with a random password printed
+	// below unless one is given: long enough for the console's minimum, and
+	// known to no one else should --addr listen beyond loopback.
 	a.adminPassword, o.AdminPassword = o.AdminPassword, ""
 	a.metricsToken, o.MetricsToken = o.MetricsToken, ""
 	shownPassword := "the one you set"
 	if a.adminPassword == "" {
-		a.adminPassword, shownPassword = "demo", "demo"
+		a.adminPassword = rand.Text()
+		shownPassword = a.adminPassword
+	}
+	if a.adminLimits, err = o.adminLimits(); err != nil {
+		ln.Close()
+		return err
 	}
 	base := strings.TrimRight(a.cfg.BaseURL, "/")
 	return a.serve(ctx, ln, "off", func() {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"bothsides/digest"
 	"bothsides/schedule"
@@ -27,19 +28,46 @@ type serveConfig struct {
 	AdminPassword string
 	APIToken      string
 	MetricsToken  string
+	// AdminFailDelay, AdminLoginQueue and AdminIdle are the console's
+	// login limits and idle timeout (web.AdminConfig).
+	AdminFailDelay  time.Duration
+	AdminLoginQueue int
+	AdminIdle       time.Duration
 }
 
 func (c *serveConfig) settings() []setting {
 	grace := durationSetting(&c.Grace, "grace", "BOTHSIDES_GRACE", defaultGrace, "at start, a run missed while down is sent if it fell due at most this long ago, else recorded as missed")
 	grace.docDefault = "`6h`"
+	idle := durationSetting(&c.AdminIdle, "admin-idle-timeout", "BOTHSIDES_ADMIN_IDLE_TIMEOUT", 30*time.Minute, "an admin session ends after this long without a request (and 12 hours after the login in any case)")
+	idle.docDefault = "`30m`"
 	return []setting{
 		stringSetting(&c.Addr, "addr", "BOTHSIDES_ADDR", "127.0.0.1:8080", "address to listen on"),
 		stringSetting(&c.Schedule, "schedule", "BOTHSIDES_SCHEDULE", schedule.DefaultSpec, "spec of the schedule `default`, added only when there is no schedule; `off` seeds none (schedules added later with the CLI, console or API are still sent when due; pause them to stop sends)"),
 		grace,
-		stringSetting(&c.AdminPassword, "admin-password", "BOTHSIDES_ADMIN_PASSWORD", "", "enables the admin console at `/admin`; prefer the environment variable"),
+		stringSetting(&c.AdminPassword, "admin-password", "BOTHSIDES_ADMIN_PASSWORD", "", "enables the admin console at `/admin`; at least 12 characters; prefer the environment variable"),
 		stringSetting(&c.APIToken, "api-token", "BOTHSIDES_API_TOKEN", "", "enables the JSON API at `/api/` (bearer token)"),
 		stringSetting(&c.MetricsToken, "metrics-token", "BOTHSIDES_METRICS_TOKEN", "", "bearer token `/metrics` requires (at least 16 characters); without it `/metrics` answers loopback clients only; prefer the environment variable"),
+		durationSetting(&c.AdminFailDelay, "admin-fail-delay", "BOTHSIDES_ADMIN_FAIL_DELAY", time.Second, "a failed admin login's answer waits this long, even if the client hangs up; it doubles with each failure of the client network (see `--client-ip-header`) and every 10 failures of all networks within 15 minutes, up to 30s; meanwhile the network's logins are answered 429"),
+		intSetting(&c.AdminLoginQueue, "admin-login-queue", "BOTHSIDES_ADMIN_LOGIN_QUEUE", 4, "admin logins that may wait for the password check (two run at a time); more are answered 429 at once"),
+		idle,
 	}
+}
+
+// adminLimits is the console's login limits and idle timeout, checked.
+func (c *serveConfig) adminLimits() (web.AdminConfig, error) {
+	if c.AdminFailDelay <= 0 || c.AdminLoginQueue < 1 || c.AdminIdle <= 0 {
+		return web.AdminConfig{}, fmt.Errorf("%w: --admin-fail-delay %s, --admin-login-queue %d, --admin-idle-timeout %s: want positive values", errUsage, c.AdminFailDelay, c.AdminLoginQueue, c.AdminIdle)
+	}
+	return web.AdminConfig{FailDelay: c.AdminFailDelay, LoginQueue: c.AdminLoginQueue, IdleTimeout: c.AdminIdle}, nil
+}
+
+// checkAdminPassword refuses a password shorter than web.MinPasswordLength
+// at start, naming the setting.
+func checkAdminPassword(p string) error {
+	if n := utf8.RuneCountInString(p); p != "" && n < web.MinPasswordLength {
+		return fmt.Errorf("%w: the admin password (--admin-password or BOTHSIDES_ADMIN_PASSWORD) has %d characters: want at least %d", errUsage, n, web.MinPasswordLength)
+	}
+	return nil
 }
 
 // grace is --grace, checked.
@@ -69,6 +97,10 @@ database and exits with status 0.`,
 				ln.Close()
 				return err
 			}
+			if a.adminLimits, err = o.adminLimits(); err != nil {
+				ln.Close()
+				return err
+			}
 			// The secrets live only until the console has hashed them.
 			a.adminPassword, a.apiToken, a.metricsToken = o.AdminPassword, o.APIToken, o.MetricsToken
 			o.AdminPassword, o.APIToken, o.MetricsToken = "", "", ""
@@ -90,6 +122,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	if n := len(a.metricsToken); n > 0 && n < minMetricsToken {
 		ln.Close()
 		return fmt.Errorf("%w: --metrics-token: %d characters, want at least %d (openssl rand -hex 32)", errUsage, n, minMetricsToken)
+	}
+	if err := checkAdminPassword(a.adminPassword); err != nil {
+		a.adminPassword, a.apiToken = "", ""
+		ln.Close()
+		return err
 	}
 	db, err := a.openDB(ctx)
 	if err != nil {
@@ -128,10 +165,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	store := schedule.NewStore(db)
 	sched := schedule.New(schedule.Config{Grace: a.grace, Logger: a.log, Now: a.now},
 		store, a.scheduledSend)
-	admin, err := web.NewAdmin(web.AdminConfig{
-		Password: a.adminPassword, APIToken: a.apiToken, BaseURL: a.cfg.BaseURL,
-		Secure: strings.HasPrefix(a.cfg.BaseURL, "https:"), PasswordIterations: a.adminIterations,
-	}, a.log, db, digest.NewStore(db), subscribers.NewStore(db), store, sched, testMailer{a}, r)
+	acfg := a.adminLimits
+	acfg.Password, acfg.APIToken, acfg.BaseURL = a.adminPassword, a.apiToken, a.cfg.BaseURL
+	acfg.Secure, acfg.PasswordIterations = strings.HasPrefix(a.cfg.BaseURL, "https:"), a.adminIterations
+	admin, err := web.NewAdmin(acfg, a.log, db, digest.NewStore(db), subscribers.NewStore(db), store, sched, testMailer{a}, r)
 	a.adminPassword, a.apiToken = "", ""
 	if err != nil {
 		ln.Close()
