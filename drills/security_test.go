@@ -499,7 +499,7 @@ func adminLogin(t *testing.T, base string) (session, csrf string) {
 	return session, m[1]
 }
 
-// TestDrill_SecurityLinks is drill 6's links part (issue 17) against a
+// TestDrill_SecurityLinks is drill 6's links part against a
 // running `bothsides serve`: a link revoked by `subscribers revoke-links`
 // answered as invalid; after `secret rotate` the links signed by the old
 // key still work and `send` mails links with the new key id, which the
@@ -917,7 +917,7 @@ func sessionCookie(resp *http.Response) string {
 	return ""
 }
 
-// TestDrill_SecurityLoginLockout (issue 17, item 1) against a running
+// TestDrill_SecurityLoginLockout against a running
 // `bothsides serve` with a 1.5 s failure delay and a login queue of 2: 60
 // wrong logins at once from one network while the right one, from another,
 // is answered within 3 s; a client that hangs up during its delay still
@@ -1054,7 +1054,7 @@ func TestDrill_SecurityLoginLockout(t *testing.T) {
 	})
 }
 
-// TestDrill_SecurityAdminPasswordLength (issue 17, item 1): serve refuses
+// TestDrill_SecurityAdminPasswordLength: serve refuses
 // an admin password under 12 characters at start.
 func TestDrill_SecurityAdminPasswordLength(t *testing.T) {
 	s := newSite(t)
@@ -1069,7 +1069,7 @@ func TestDrill_SecurityAdminPasswordLength(t *testing.T) {
 	}
 }
 
-// TestDrill_SecuritySessions (issue 17, item 6): a session survives a
+// TestDrill_SecuritySessions: a session survives a
 // restart with the same password, not one with another, and ends after
 // the idle timeout (2 s here; 30 minutes by default).
 func TestDrill_SecuritySessions(t *testing.T) {
@@ -1120,7 +1120,7 @@ func TestDrill_SecuritySessions(t *testing.T) {
 	}
 }
 
-// TestDrill_SecurityHSTS (issue 17, item 10): Strict-Transport-Security on
+// TestDrill_SecurityHSTS: Strict-Transport-Security on
 // every page when the base URL is https, on none when it is http.
 func TestDrill_SecurityHSTS(t *testing.T) {
 	s := newSite(t)

@@ -22,9 +22,8 @@ import (
 	"bothsides/web"
 )
 
-// TestDrill_SignUpMailStarvation is part of the security drill (issue 17,
-// item 11) against a running `bothsides serve`: a relay that answers 451
-// for some addresses and never finishes the DATA of another does not hold
+// TestDrill_SignUpMailStarvation is part of the security drill, against a
+// running `bothsides serve`: a relay that answers 451 for some addresses and never finishes the DATA of another does not hold
 // back the other sign-ups' mails, which arrive well before the first retry
 // is even due (10 s; the old single worker slept 70 s per such mail), and
 // /metrics counts the retries.
@@ -94,8 +93,7 @@ func TestDrill_SignUpMailStarvation(t *testing.T) {
 	}
 }
 
-// TestDrill_SignUpOutboxFull is part of the security drill (issue 17, item
-// 11), in-process with a small outbox: a flood of sign-ups while the relay
+// TestDrill_SignUpOutboxFull is part of the security drill, in-process with a small outbox: a flood of sign-ups while the relay
 // hangs fills the outbox; every sign-up beyond it is answered 503 with
 // Retry-After (never "check your inbox"), nothing of it is stored, and the
 // refusals are counted; what was accepted is delivered once the relay
@@ -164,9 +162,8 @@ func TestDrill_SignUpOutboxFull(t *testing.T) {
 	srv.Close()
 }
 
-// TestDrill_DurableAcknowledgements is part of the storage drill (issue 17,
-// item 12): every commit behind an answer that tells a reader "done" (the
-// confirmation, preferences, the one-click unsubscribe) runs with
+// TestDrill_DurableAcknowledgements is part of the storage drill: every
+// commit behind an answer that tells a reader "done" (the confirmation, preferences, the one-click unsubscribe) runs with
 // synchronous=FULL on the writer's connection, read inside each
 // transaction; the send path's ledger commits, running at the same time,
 // stay NORMAL.

@@ -178,7 +178,7 @@ func (s *Store) SignUp(ctx context.Context, in SignUp, cfg SignUpConfig) (*Subsc
 		case StatusPending, StatusUnsubscribed, StatusBounced:
 			// A new confirmation link, and nothing else: anyone can submit
 			// the form for any address, so a pending sign-up keeps the
-			// details it was made with until it is confirmed (issue 17),
+			// details it was made with until it is confirmed,
 			// and the others change theirs only through their preferences
 			// link.
 			outcome = SignUpConfirm

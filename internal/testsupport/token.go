@@ -8,7 +8,7 @@ import (
 )
 
 // LegacyToken makes a link token in the first format, as bothsides mailed
-// them before key ids and link generations (issue 17): payload uvarint
+// them before key ids and link generations: payload uvarint
 // subscriber id, varint expiry (0: none), signed with secret (key 0). The
 // tests of the upgrade use it to stand for links already in readers'
 // mailboxes.
