@@ -55,7 +55,7 @@ type Server struct {
 	pages    map[string]*template.Template
 	mails    struct{ confirm, active subscriberMail }
 	out      *outbox
-	archive  editionCache // rendered archive pages of mailed editions
+	archive  pageCache // rendered archive, edition and story pages
 	admin    *Admin
 }
 

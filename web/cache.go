@@ -1,0 +1,238 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// pageCache keeps the public pages that only stories and editions decide
+// (the archive, an edition, a story) rendered in memory, each with its
+// gzip form and an ETag. A page is kept with the page generation it was
+// rendered at (digest.Store.Generation, bumped by database triggers on
+// every change a page can show, from any process): a request reads the
+// generation, one indexed row, and is served the copy only if it matches,
+// so a new story version or an edition that starts sending shows at once.
+// Memory is bounded by maxBytes, least recently used first out. The zero
+// value is ready to use.
+type pageCache struct {
+	mu      sync.Mutex
+	gen     int64                    // newest generation seen: older copies are dropped
+	entries map[string]*list.Element // of *cachedPage
+	lru     list.List                // most recently used at the front
+	bytes   int
+	loading map[string]*pageLoad
+	// maxBytes bounds the bodies kept, plain and gzip; 0 is defaultCacheBytes.
+	maxBytes int
+}
+
+// defaultCacheBytes holds about 200 edition pages (57 KB plain, 12 KB gzip)
+// or 2,000 story pages.
+const defaultCacheBytes = 16 << 20
+
+// cachedPage is one rendered page as it is served.
+type cachedPage struct {
+	key          string
+	gen          int64
+	body, gz     []byte // gz is nil when gzip would not make it smaller
+	etag         string // strong, of body; the gzip form's has "-gz" inside the quotes
+	cacheControl string
+}
+
+func (p *cachedPage) size() int { return len(p.body) + len(p.gz) + len(p.key) }
+
+// pageLoad is a render in progress that requests for the same page wait for.
+type pageLoad struct {
+	done chan struct{}
+	page *cachedPage
+	err  error
+}
+
+func newCachedPage(key string, gen int64, body []byte, cacheControl string) *cachedPage {
+	sum := sha256.Sum256(body)
+	p := &cachedPage{key: key, gen: gen, body: body, cacheControl: cacheControl,
+		etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.DefaultCompression)
+	zw.Write(body)
+	zw.Close()
+	if b.Len() < len(body) {
+		p.gz = b.Bytes()
+	}
+	return p
+}
+
+// get returns the page key rendered at generation gen, calling build at
+// most once for concurrent requests of the same page.
+func (c *pageCache) get(key string, gen int64, build func() (*cachedPage, error)) (*cachedPage, error) {
+	c.mu.Lock()
+	if gen > c.gen {
+		// Everything kept is from an older generation: free it now.
+		c.gen = gen
+		c.entries, c.bytes = nil, 0
+		c.lru.Init()
+	}
+	if el, ok := c.entries[key]; ok && el.Value.(*cachedPage).gen == gen {
+		c.lru.MoveToFront(el)
+		c.mu.Unlock()
+		return el.Value.(*cachedPage), nil
+	}
+	lkey := key + "\x00" + strconv.FormatInt(gen, 10)
+	if l, ok := c.loading[lkey]; ok {
+		c.mu.Unlock()
+		<-l.done
+		return l.page, l.err
+	}
+	l := &pageLoad{done: make(chan struct{})}
+	if c.loading == nil {
+		c.loading = map[string]*pageLoad{}
+	}
+	c.loading[lkey] = l
+	c.mu.Unlock()
+
+	l.page, l.err = build()
+
+	c.mu.Lock()
+	delete(c.loading, lkey)
+	if l.err == nil && gen == c.gen {
+		c.put(l.page)
+	}
+	c.mu.Unlock()
+	close(l.done)
+	return l.page, l.err
+}
+
+// put stores p, evicting the least recently used pages over the bound.
+// The caller holds c.mu.
+func (c *pageCache) put(p *cachedPage) {
+	limit := c.maxBytes
+	if limit == 0 {
+		limit = defaultCacheBytes
+	}
+	if p.size() > limit/8 {
+		return // one page must not push out everything else
+	}
+	if c.entries == nil {
+		c.entries = map[string]*list.Element{}
+	}
+	if el, ok := c.entries[p.key]; ok {
+		c.bytes -= el.Value.(*cachedPage).size()
+		c.lru.Remove(el)
+	}
+	c.entries[p.key] = c.lru.PushFront(p)
+	c.bytes += p.size()
+	for c.bytes > limit {
+		el := c.lru.Back()
+		old := el.Value.(*cachedPage)
+		c.lru.Remove(el)
+		delete(c.entries, old.key)
+		c.bytes -= old.size()
+	}
+}
+
+// len is the number of pages kept, for tests.
+func (c *pageCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// servePage answers r with the page key: from memory when the copy there
+// was rendered at the current page generation, otherwise rendered by build
+// (which returns an expected error such as errNotFound to refuse, and is
+// not cached then). The answer carries an ETag, a 304 for a matching
+// If-None-Match, and the gzip form when the client accepts it.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request, key, cacheControl string, build func(context.Context) ([]byte, error)) {
+	gen, err := s.stories.Generation(r.Context())
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	// The render outlives a client that goes away: others may wait for it.
+	ctx := context.WithoutCancel(r.Context())
+	p, err := s.archive.get(key, gen, func() (*cachedPage, error) {
+		b, err := build(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return newCachedPage(key, gen, b, cacheControl), nil
+	})
+	if err != nil {
+		s.error(w, r, err)
+		return
+	}
+	p.serve(w, r)
+}
+
+func (p *cachedPage) serve(w http.ResponseWriter, r *http.Request) {
+	body, etag := p.body, p.etag
+	h := w.Header()
+	h.Set("Vary", "Accept-Encoding")
+	if p.gz != nil && acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		body, etag = p.gz, strings.TrimSuffix(etag, `"`)+`-gz"`
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", p.cacheControl)
+	// If-Modified-Since is not answered: a second-resolution date cannot
+	// tell two changes in the same second apart, and the ETag can.
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		h.Del("Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// acceptsGzip reports whether Accept-Encoding values allow gzip: listed
+// (or "*", unless gzip itself is refused) with a quality above zero.
+func acceptsGzip(values []string) bool {
+	gzipQ, starQ := -1.0, -1.0
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			q := 1.0
+			for _, param := range strings.Split(params, ";") {
+				name, value, ok := strings.Cut(strings.TrimSpace(param), "=")
+				if ok && strings.EqualFold(strings.TrimSpace(name), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+						q = f
+					}
+				}
+			}
+			switch coding {
+			case "gzip", "x-gzip":
+				gzipQ = max(gzipQ, q)
+			case "*":
+				starQ = max(starQ, q)
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
+}
+
+// etagMatches reports whether If-None-Match value inm names etag, by weak
+// comparison (RFC 9110, 13.1.2): "*" or any listed tag, W/ or not.
+func etagMatches(inm, etag string) bool {
+	for _, t := range strings.Split(inm, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
