@@ -38,7 +38,7 @@ type archiveFixture struct {
 	stories map[string]digest.Story
 }
 
-func newArchiveFixture(t *testing.T) *archiveFixture {
+func newArchiveFixture(t testing.TB) *archiveFixture {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := testsupport.MustOpenDB(t)

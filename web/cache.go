@@ -31,6 +31,18 @@ type pageCache struct {
 	loading map[string]*pageLoad
 	// maxBytes bounds the bodies kept, plain and gzip; 0 is defaultCacheBytes.
 	maxBytes int
+
+	// The generation reads: one at a time (see generation).
+	genMu               sync.Mutex
+	genRunning, genNext *genRead
+}
+
+// genRead is one read of the page generation, shared by the requests that
+// arrived before it started.
+type genRead struct {
+	done chan struct{}
+	n    int64
+	err  error
 }
 
 // defaultCacheBytes holds about 200 edition pages (57 KB plain, 12 KB gzip)
@@ -137,6 +149,45 @@ func (c *pageCache) put(p *cachedPage) {
 	}
 }
 
+// generation returns the page generation as read, by read, after the call
+// began: a change committed before a request arrived is always seen. Reads
+// run one at a time and the requests that arrive while one runs share the
+// next, so under load one SQLite query serves many requests (and takes one
+// pooled connection, not one per request).
+func (c *pageCache) generation(ctx context.Context, read func(context.Context) (int64, error)) (int64, error) {
+	c.genMu.Lock()
+	if c.genRunning == nil {
+		g := &genRead{done: make(chan struct{})}
+		c.genRunning = g
+		c.genMu.Unlock()
+		c.runGen(ctx, g, read)
+		return g.n, g.err
+	}
+	if g := c.genNext; g != nil {
+		// It starts after the running one ends, so after this request came.
+		c.genMu.Unlock()
+		<-g.done
+		return g.n, g.err
+	}
+	g := &genRead{done: make(chan struct{})}
+	c.genNext = g
+	prev := c.genRunning
+	c.genMu.Unlock()
+	<-prev.done // prev made g the running read before it closed done
+	c.runGen(ctx, g, read)
+	return g.n, g.err
+}
+
+// runGen reads the generation into g, then lets the next read start.
+func (c *pageCache) runGen(ctx context.Context, g *genRead, read func(context.Context) (int64, error)) {
+	// Others wait for this read: a leaving client must not cancel it.
+	g.n, g.err = read(context.WithoutCancel(ctx))
+	c.genMu.Lock()
+	c.genRunning, c.genNext = c.genNext, nil
+	c.genMu.Unlock()
+	close(g.done)
+}
+
 // len is the number of pages kept, for tests.
 func (c *pageCache) len() int {
 	c.mu.Lock()
@@ -150,7 +201,7 @@ func (c *pageCache) len() int {
 // not cached then). The answer carries an ETag, a 304 for a matching
 // If-None-Match, and the gzip form when the client accepts it.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, key, cacheControl string, build func(context.Context) ([]byte, error)) {
-	gen, err := s.stories.Generation(r.Context())
+	gen, err := s.archive.generation(r.Context(), s.stories.Generation)
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -2,11 +2,13 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPageCache_Bounded(t *testing.T) {
@@ -85,4 +87,31 @@ func (c *pageCache) loadingLen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.loading)
+}
+
+func TestPageCache_GenerationSeesEarlierWrites(t *testing.T) {
+	var c pageCache
+	var committed, reads atomic.Int64
+	read := func(context.Context) (int64, error) {
+		reads.Add(1)
+		n := committed.Load() // the snapshot is taken when the query starts
+		time.Sleep(200 * time.Microsecond)
+		return n, nil
+	}
+	var wg sync.WaitGroup
+	const requests = 400
+	for range requests {
+		wg.Go(func() {
+			want := committed.Add(1) // a write committed before this request
+			got, err := c.generation(context.Background(), read)
+			if err != nil || got < want {
+				t.Errorf("generation %d (%v), want at least %d: a read that began before the request was shared", got, err, want)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d requests, %d reads", requests, reads.Load())
+	if c.genRunning != nil || c.genNext != nil {
+		t.Fatal("a read left running")
+	}
 }
