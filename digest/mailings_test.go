@@ -236,3 +236,15 @@ func TestStore_Generation(t *testing.T) {
 	step(t, "sent", true, func() error { return digest.MarkSent(ctx, db.W, e.ID, clock.Now().Add(time.Minute)) })
 	step(t, "deleted", true, func() error { _, err := db.W.Exec(`DELETE FROM editions WHERE id = ?`, e.ID); return err })
 }
+
+// BenchmarkStore_Generation is the read every cached page request makes.
+func BenchmarkStore_Generation(b *testing.B) {
+	db, _ := testsupport.MustOpenDB(b)
+	store := digest.NewStore(db)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := store.Generation(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
