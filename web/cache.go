@@ -56,6 +56,8 @@ type cachedPage struct {
 	body, gz     []byte // gz is nil when gzip would not make it smaller
 	etag         string // strong, of body; the gzip form's has "-gz" inside the quotes
 	cacheControl string
+	// The answers' header fields, for the plain and the gzip form.
+	plain, gzipped cachedHeaders
 }
 
 func (p *cachedPage) size() int { return len(p.body) + len(p.gz) + len(p.key) }
@@ -77,7 +79,9 @@ func newCachedPage(key string, gen int64, body []byte, cacheControl string) *cac
 	zw.Close()
 	if b.Len() < len(body) {
 		p.gz = b.Bytes()
+		p.gzipped = newCachedHeaders(strings.TrimSuffix(p.etag, `"`)+`-gz"`, cacheControl, len(p.gz), true)
 	}
+	p.plain = newCachedHeaders(p.etag, cacheControl, len(body), false)
 	return p
 }
 
@@ -222,25 +226,48 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, key, cacheCon
 	p.serve(w, r)
 }
 
-func (p *cachedPage) serve(w http.ResponseWriter, r *http.Request) {
-	body, etag := p.body, p.etag
-	h := w.Header()
-	h.Set("Vary", "Accept-Encoding")
-	if p.gz != nil && acceptsGzip(r.Header.Values("Accept-Encoding")) {
-		body, etag = p.gz, strings.TrimSuffix(etag, `"`)+`-gz"`
-		h.Set("Content-Encoding", "gzip")
+// cachedHeaders are the header fields of one form of a cached page, keyed
+// canonically and built once: a request copies the slices in, without a
+// Header.Set's allocation and canonicalisation each. No handler appends to
+// them in place (each slice is full, so an Add would copy).
+type cachedHeaders struct {
+	etag string
+	ok   map[string][]string // a 200's fields
+	nm   map[string][]string // a 304's
+}
+
+func newCachedHeaders(etag, cacheControl string, bodyLen int, gzip bool) cachedHeaders {
+	one := func(v string) []string { return []string{v} }
+	h := cachedHeaders{etag: etag,
+		nm: map[string][]string{"Vary": one("Accept-Encoding"), "Etag": one(etag), "Cache-Control": one(cacheControl)}}
+	h.ok = map[string][]string{"Content-Type": one("text/html; charset=utf-8"), "Content-Length": one(strconv.Itoa(bodyLen))}
+	for k, v := range h.nm {
+		h.ok[k] = v
 	}
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", p.cacheControl)
+	if gzip {
+		h.ok["Content-Encoding"] = one("gzip")
+	}
+	return h
+}
+
+func (p *cachedPage) serve(w http.ResponseWriter, r *http.Request) {
+	body, hdr := p.body, &p.plain
+	if p.gz != nil && acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		body, hdr = p.gz, &p.gzipped
+	}
+	h := w.Header()
 	// If-Modified-Since is not answered: a second-resolution date cannot
 	// tell two changes in the same second apart, and the ETag can.
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
-		h.Del("Content-Encoding")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, hdr.etag) {
+		for k, v := range hdr.nm {
+			h[k] = v
+		}
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	for k, v := range hdr.ok {
+		h[k] = v
+	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
