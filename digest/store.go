@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"bothsides/sqlite"
@@ -18,6 +19,12 @@ var ErrStoryNotFound = errors.New("story not found")
 // Store loads and saves stories.
 type Store struct {
 	db *sqlite.DB
+
+	gen struct { // the page generation query, prepared on first use
+		once sync.Once
+		stmt *sql.Stmt
+		err  error
+	}
 }
 
 // NewStore returns a story store on db.

@@ -134,18 +134,15 @@ type Mailing struct {
 }
 
 // Mailings lists the sent or sending editions that carried story id, newest
-// first, with the story version each one mailed.
+// first, with the story version each one mailed. It reads the
+// edition_stories index, which triggers keep in step with each edition's
+// frozen content (migration 0010), so no edition's JSON is scanned.
 func (s *Store) Mailings(ctx context.Context, id string) ([]Mailing, error) {
-	// Editions store their stories as JSON; look inside both lists.
 	rows, err := s.db.R.QueryContext(ctx, `
-		SELECT e.date, e.schedule, COALESCE(json_extract(j.value, '$.version'), 1)
-		FROM editions e, json_each(e.content, '$.stories') j
-		WHERE e.status != 'assembled' AND json_extract(j.value, '$.id') = ?
-		UNION ALL
-		SELECT e.date, e.schedule, COALESCE(json_extract(j.value, '$.story.version'), 1)
-		FROM editions e, json_each(e.content, '$.blindspots') j
-		WHERE e.status != 'assembled' AND json_extract(j.value, '$.story.id') = ?
-		ORDER BY 1 DESC, 2`, id, id)
+		SELECT e.date, e.schedule, x.version
+		FROM edition_stories x JOIN editions e ON e.id = x.edition_id
+		WHERE x.story_id = ? AND e.status != 'assembled'
+		ORDER BY e.date DESC, e.schedule, x.list DESC, x.position`, id)
 	if err != nil {
 		return nil, fmt.Errorf("editions with story %q: %w", id, err)
 	}

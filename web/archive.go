@@ -1,10 +1,12 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
-	"sync"
 	"time"
 
 	"bothsides/digest"
@@ -32,12 +34,23 @@ func longDate(date string) string {
 	return date
 }
 
+// Cache-Control of the cached pages: a mailed edition never changes; the
+// list and a story page change with the next edition or import, so a
+// browser keeps them but asks again (a 304 when nothing changed).
+const (
+	cacheEdition = "public, max-age=3600"
+	cacheChanges = "public, no-cache"
+)
+
 // editionsPage lists the editions that were mailed, newest first.
 func (s *Server) editionsPage(w http.ResponseWriter, r *http.Request) {
-	list, err := s.stories.Editions(r.Context(), 400)
+	s.servePage(w, r, "editions", cacheChanges, s.editionsBody)
+}
+
+func (s *Server) editionsBody(ctx context.Context) ([]byte, error) {
+	list, err := s.stories.Editions(ctx, 400)
 	if err != nil {
-		s.error(w, r, err)
-		return
+		return nil, err
 	}
 	var items []editionItem
 	for _, e := range list {
@@ -54,7 +67,7 @@ func (s *Server) editionsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, it)
 	}
-	s.render(w, r, http.StatusOK, "editions", map[string]any{"Editions": items})
+	return s.renderPage("editions", map[string]any{"Editions": items})
 }
 
 // editionPage shows an edition exactly as it was mailed, without the
@@ -65,78 +78,37 @@ func (s *Server) editionPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, errNotFound)
 		return
 	}
-	e, err := s.stories.Edition(r.Context(), date, r.URL.Query().Get("schedule"))
-	if err != nil {
-		s.error(w, r, err)
-		return
+	schedule := r.URL.Query().Get("schedule")
+	if schedule == "" {
+		schedule = digest.DefaultSchedule
 	}
-	if !mailed(e) {
-		s.error(w, r, errNotFound)
-		return
-	}
-	b, err := s.archive.page(e, s.renderer.RenderWeb)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	// A mailed edition never changes.
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Write(b)
+	s.servePage(w, r, "edition\x00"+date+"\x00"+schedule, cacheEdition, func(ctx context.Context) ([]byte, error) {
+		return s.editionBody(ctx, date, schedule)
+	})
 }
 
-// editionCache keeps the archive pages of recently viewed editions: a
-// mailed edition is frozen, so its page is rendered (templates and CSS
-// inlining, a few milliseconds) once rather than on every request.
-type editionCache struct {
-	mu    sync.Mutex
-	pages map[string][]byte
-}
-
-// maxCachedEditions bounds the cache's memory to about 64 pages of 100 KB.
-const maxCachedEditions = 64
-
-func (c *editionCache) page(e *digest.Edition, render func(*digest.Edition) ([]byte, error)) ([]byte, error) {
-	key := strconv.FormatInt(e.ID, 10) + "/" + e.AssembledAt.Format(time.RFC3339Nano)
-	c.mu.Lock()
-	b, ok := c.pages[key]
-	c.mu.Unlock()
-	if ok {
-		return b, nil
-	}
-	b, err := render(e)
+func (s *Server) editionBody(ctx context.Context, date, schedule string) ([]byte, error) {
+	e, err := s.stories.Edition(ctx, date, schedule)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pages == nil {
-		c.pages = map[string][]byte{}
+	if !mailed(e) {
+		return nil, errNotFound
 	}
-	if len(c.pages) >= maxCachedEditions {
-		for k := range c.pages {
-			delete(c.pages, k)
-			break
-		}
-	}
-	c.pages[key] = b
-	return b, nil
+	return s.renderer.RenderWeb(e)
 }
 
 // storyPage shows a story in full: every article grouped by side, the FAQ
 // and the coverage bar.
 func (s *Server) storyPage(w http.ResponseWriter, r *http.Request) {
-	st, err := s.stories.Story(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	data, err := s.storyData(r, st, st)
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "story", data)
+	id := r.PathValue("id")
+	s.servePage(w, r, "story\x00"+id, cacheChanges, func(ctx context.Context) ([]byte, error) {
+		st, err := s.stories.Story(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return s.storyBody(ctx, st, st)
+	})
 }
 
 // storyVersionPage shows a story as it was at an earlier version.
@@ -146,24 +118,33 @@ func (s *Server) storyVersionPage(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, errNotFound)
 		return
 	}
-	current, err := s.stories.Story(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.error(w, r, err)
-		return
-	}
-	st := current
-	if n != current.Version {
-		if st, err = s.stories.StoryVersion(r.Context(), current.ID, n); err != nil {
-			s.error(w, r, err)
-			return
+	id := r.PathValue("id")
+	s.servePage(w, r, "story\x00"+id+"\x00"+strconv.Itoa(n), cacheChanges, func(ctx context.Context) ([]byte, error) {
+		current, err := s.stories.Story(ctx, id)
+		if err != nil {
+			return nil, err
 		}
+		st := current
+		if n != current.Version {
+			if st, err = s.stories.StoryVersion(ctx, current.ID, n); err != nil {
+				return nil, err
+			}
+		}
+		return s.storyBody(ctx, st, current)
+	})
+}
+
+// renderPage executes a page template into bytes.
+func (s *Server) renderPage(page string, data any) ([]byte, error) {
+	t, ok := s.pages[page]
+	if !ok {
+		return nil, fmt.Errorf("no page %q", page)
 	}
-	data, err := s.storyData(r, st, current)
-	if err != nil {
-		s.error(w, r, err)
-		return
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", page, err)
 	}
-	s.render(w, r, http.StatusOK, "story", data)
+	return b.Bytes(), nil
 }
 
 // sideCount is one side's share of a story's articles.
@@ -178,14 +159,14 @@ type changedSince struct {
 	Version        int
 }
 
-// storyData is what the story page shows of st; current is the story's
+// storyBody is the story page of st; current is the story's
 // newest version (st itself unless an old version is being read).
-func (s *Server) storyData(r *http.Request, st, current *digest.Story) (map[string]any, error) {
-	versions, err := s.stories.Versions(r.Context(), current.ID)
+func (s *Server) storyBody(ctx context.Context, st, current *digest.Story) ([]byte, error) {
+	versions, err := s.stories.Versions(ctx, current.ID)
 	if err != nil {
 		return nil, err
 	}
-	mailings, err := s.stories.Mailings(r.Context(), current.ID)
+	mailings, err := s.stories.Mailings(ctx, current.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -216,5 +197,5 @@ func (s *Server) storyData(r *http.Request, st, current *digest.Story) (map[stri
 	if !st.UpdatedAt.IsZero() && st.UpdatedAt.After(st.PublishedAt) {
 		data["Updated"] = st.UpdatedAt.UTC().Format("2 Jan 2006, 15:04 MST")
 	}
-	return data, nil
+	return s.renderPage("story", data)
 }

@@ -21,6 +21,7 @@ import (
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/sample"
+	"bothsides/sqlite"
 	"bothsides/subscribers"
 	"bothsides/web"
 )
@@ -29,13 +30,15 @@ import (
 // stories and the mailed edition of 2026-11-27, and at /mail the edition as
 // one subscriber got it.
 type archiveFixture struct {
+	db      *sqlite.DB
+	srv     *web.Server
 	store   *digest.Store
 	edition *digest.Edition
 	url     string
 	stories map[string]digest.Story
 }
 
-func newArchiveFixture(t *testing.T) *archiveFixture {
+func newArchiveFixture(t testing.TB) *archiveFixture {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := testsupport.MustOpenDB(t)
@@ -54,7 +57,7 @@ func newArchiveFixture(t *testing.T) *archiveFixture {
 	if _, err := store.Import(ctx, stories); err != nil {
 		t.Fatal(err)
 	}
-	f := &archiveFixture{store: store, stories: map[string]digest.Story{}}
+	f := &archiveFixture{db: db, store: store, stories: map[string]digest.Story{}}
 	for _, s := range stories {
 		f.stories[s.ID] = s
 	}
@@ -83,6 +86,7 @@ func newArchiveFixture(t *testing.T) *archiveFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.srv = srv
 	rendered, err := r.Render(f.edition)
 	if err != nil {
 		t.Fatal(err)

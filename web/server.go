@@ -71,7 +71,7 @@ type Server struct {
 	// sign-ups; closing makes Close idempotent.
 	expireStop, expireDone chan struct{}
 	closing                sync.Once
-	archive                editionCache // rendered archive pages of mailed editions
+	archive                pageCache // rendered archive, edition and story pages
 	admin                  *Admin
 }
 
