@@ -164,6 +164,7 @@ func benchSizeRun(ctx context.Context, a *app, o *benchOptions, sink *smtpsink.S
 		return nil, nil, err
 	}
 	defer b.Close()
+	fmt.Fprintf(a.stderr, "bench: %d subscribers written in %.1f s\n", n, b.insert.Seconds())
 	fmt.Fprintf(a.stdout, benchHeader, "subscribers", "pair", "freeze s", "pipeline", "pipelined", "plain", "ratio", "vs-plain",
 		"pipeline", "pipelined", "plain", "cpu-x", "pipeline", "pipelined", "plain")
 	fmt.Fprintf(a.stdout, benchHeader, "", "", "", "msg/s", "msg/s", "msg/s", "", "", "µs/msg", "µs/msg", "µs/msg", "", "peak MB", "peak MB", "peak MB")
