@@ -132,7 +132,8 @@ func (b *benchSize) Close() {
 }
 
 // benchSubscribers inserts n active subscribers in one statement: a
-// recursive CTE counts them out inside SQLite, a million in seconds.
+// recursive CTE counts them out inside SQLite, with no round trip or
+// formatting in Go per row.
 func benchSubscribers(ctx context.Context, db *sqlite.DB, n int) error {
 	now := sqlite.Time(db.Now())
 	_, err := db.W.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
