@@ -1,41 +1,28 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"database/sql"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/textproto"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"bothsides/delivery"
-	"bothsides/digest"
 	"bothsides/internal/smtpsink"
-	"bothsides/mailer"
-	"bothsides/sample"
-	"bothsides/sqlite"
-	"bothsides/subscribers"
 )
 
 // benchOptions are bench's flags.
 type benchOptions struct {
 	Subscribers string
 	Stories     int
+	Pairs       int
+	RTT         time.Duration
 	DKIM        bool
 	CPUProfile  string
 }
@@ -44,19 +31,26 @@ func benchCommand() *command {
 	var o benchOptions
 	return &command{
 		name:    "bench",
-		summary: "measure the send pipeline against a raw SMTP client on loopback",
+		summary: "measure the send pipeline against raw SMTP clients on loopback",
 		help: `Creates a database in a temporary folder with the sample stories and N
 synthetic subscribers, starts an SMTP sink on 127.0.0.1, and sends a real
-edition (--stories, default 10) through the full pipeline: ledger, rendering,
-the pre-encoded message, go-mail over --connections connections. In the same
-run it sends as many copies of one pre-rendered message of the same edition
-with a minimal raw SMTP client over the same number of connections. It
-prints both rates, their ratio, and the peak memory (VmHWM) of each phase.
---subscribers takes a comma-separated list to show how memory grows with N.
-Nothing leaves the machine; the database and sink are removed afterwards.`,
+edition (--stories, default 10) through the full pipeline: the audience
+freeze, ledger, rendering, the pre-encoded message, go-mail over
+--connections connections. Against it, over as many connections, it sends
+as many copies of one pre-rendered message of the same edition with two
+minimal raw SMTP clients: the pipelined one (MAIL, RCPT and DATA in one
+write, the message and its end in one write), the baseline, and the plain
+one that waits for each reply. It runs the three phases --pairs times,
+alternating their order, and prints each pair's rates, ratios, CPU time
+per message and peak memory (VmHWM), then their medians. --rtt puts a
+delaying TCP proxy between both sides and the sink. --subscribers takes a
+comma-separated list to show how memory grows with N. Nothing leaves the
+machine; the database and sink are removed afterwards.`,
 		settings: []setting{
 			stringSetting(&o.Subscribers, "subscribers", "", "10000", "subscribers to send to; a comma-separated list runs each size"),
 			intSetting(&o.Stories, "stories", "", 10, "top stories in the edition"),
+			intSetting(&o.Pairs, "pairs", "", 3, "rounds of the three phases, their order alternated; medians are over them"),
+			durationSetting(&o.RTT, "rtt", "", 0, "round-trip time a delaying proxy adds between the clients and the sink (half each way), e.g. 10ms; 0 connects directly"),
 			boolSetting(&o.DKIM, "dkim", "", false, "DKIM-sign every pipeline message with a fresh RSA-2048 key"),
 			stringSetting(&o.CPUProfile, "cpuprofile", "", "", "write a CPU profile of the whole run to this file (go tool pprof)"),
 		},
@@ -64,12 +58,18 @@ Nothing leaves the machine; the database and sink are removed afterwards.`,
 	}
 }
 
-type benchResult struct {
-	n                     int
-	size                  int
-	pipeline, raw         time.Duration
-	pipelineCPU, rawCPU   time.Duration // user+system time of the process, sink included
-	pipelinePeak, rawPeak int64
+// benchPhase is one phase's wall time, CPU time of the process (sink and
+// proxy included) and peak resident memory.
+type benchPhase struct {
+	wall, cpu time.Duration
+	peak      int64
+}
+
+// benchPair is one round of the three phases. The pipeline's wall time
+// includes the freeze, which is also given alone.
+type benchPair struct {
+	freeze                     time.Duration
+	pipeline, pipelined, plain benchPhase
 }
 
 // cpuTime is the process's user and system time so far.
@@ -93,6 +93,12 @@ func runBench(ctx context.Context, a *app, o *benchOptions) error {
 	if a.cfg.Connections < 1 {
 		return fmt.Errorf("%w: --connections %d: want at least 1", errUsage, a.cfg.Connections)
 	}
+	if o.Pairs < 1 {
+		return fmt.Errorf("%w: --pairs %d: want at least 1", errUsage, o.Pairs)
+	}
+	if o.RTT < 0 {
+		return fmt.Errorf("%w: --rtt %s: want 0 or more", errUsage, o.RTT)
+	}
 	if path := o.CPUProfile; path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -109,244 +115,213 @@ func runBench(ctx context.Context, a *app, o *benchOptions) error {
 		return err
 	}
 	defer sink.Close()
-	fmt.Fprintf(a.stdout, "bench: %d-story edition, %d connections, SMTP sink on %s, GOMAXPROCS=%d\n",
-		o.Stories, a.cfg.Connections, sink.Addr, runtime.GOMAXPROCS(0))
-	fmt.Fprintf(a.stdout, "%11s %9s %14s %9s %6s %13s %11s %13s %11s\n", "subscribers", "msg bytes", "pipeline msg/s", "raw msg/s", "ratio",
-		"pipeline peak", "raw peak", "pipeline cpu", "raw cpu")
-	for _, n := range sizes {
-		r, err := benchOnce(ctx, a, o, sink, n)
+	addr, path := sink.Addr, "direct"
+	if o.RTT > 0 {
+		p, err := startDelayProxy(sink.Addr, o.RTT/2)
 		if err != nil {
 			return err
 		}
-		pr := float64(r.n) / r.pipeline.Seconds()
-		rr := float64(r.n) / r.raw.Seconds()
-		fmt.Fprintf(a.stdout, "%11d %9d %14.0f %9.0f %5.0f%% %10.1f MB %8.1f MB %8.0f µs/msg %6.0f µs/msg\n",
-			r.n, r.size, pr, rr, 100*pr/rr, float64(r.pipelinePeak)/(1<<20), float64(r.rawPeak)/(1<<20),
-			float64(r.pipelineCPU.Microseconds())/float64(r.n), float64(r.rawCPU.Microseconds())/float64(r.n))
+		defer p.Close()
+		addr, path = p.Addr, fmt.Sprintf("rtt %s through a delaying proxy on %s", o.RTT, p.Addr)
+	}
+	fmt.Fprintf(a.stdout, "bench: %d-story edition, %d connections, %d pairs, SMTP sink on %s, %s, GOMAXPROCS=%d\n",
+		o.Stories, a.cfg.Connections, o.Pairs, sink.Addr, path, runtime.GOMAXPROCS(0))
+	fmt.Fprintln(a.stdout, "pipeline: the full send, freeze included; pipelined: raw client with PIPELINING (the baseline); plain: raw client waiting for each reply")
+	fmt.Fprintln(a.stdout, "ratio: pipeline / pipelined rate, vs-plain: pipeline / plain rate, cpu-x: pipeline / pipelined CPU, each pair by pair; CPU and peak memory are the process's, sink and proxy included")
+	var summary []string
+	for _, n := range sizes {
+		pairs, b, err := benchSizeRun(ctx, a, o, sink, addr, n)
+		if err != nil {
+			return err
+		}
+		var peak int64
+		for _, p := range pairs {
+			peak = max(peak, p.pipeline.peak, p.pipelined.peak, p.plain.peak)
+		}
+		freeze := median(pairs, func(p benchPair) float64 { return p.freeze.Seconds() })
+		summary = append(summary, fmt.Sprintf("%d: peak %.1f MB, freeze %.2f s (%.1f µs/row), %d-byte message, subscribers written in %.1f s",
+			n, mb(peak), freeze, 1e6*freeze/float64(n), len(b.msg), b.insert.Seconds()))
+	}
+	fmt.Fprintln(a.stdout, "summary (largest peak of any phase, median freeze):")
+	for _, s := range summary {
+		fmt.Fprintln(a.stdout, "  "+s)
 	}
 	return nil
 }
 
-// benchOnce builds a database of n subscribers and runs both senders.
-func benchOnce(ctx context.Context, a *app, o *benchOptions, sink *smtpsink.Server, n int) (benchResult, error) {
-	res := benchResult{n: n}
-	dir, err := os.MkdirTemp("", "bothsides-bench-")
-	if err != nil {
-		return res, err
-	}
-	defer os.RemoveAll(dir)
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"))
-	if err != nil {
-		return res, err
-	}
-	defer db.Close()
-	now := a.now()
-	db.Now = func() time.Time { return now }
-	stories, err := digest.ParseImport(bytes.NewReader(sample.Stories))
-	if err != nil {
-		return res, err
-	}
-	shiftToToday(stories, now)
-	store := digest.NewStore(db)
-	if _, err := store.Import(ctx, stories); err != nil {
-		return res, err
-	}
-	if err := benchSubscribers(ctx, db, n); err != nil {
-		return res, err
-	}
-	sel := digest.DefaultSelection
-	// Exactly the top --stories: no reading-time cap, no topic limit, no
-	// extra blindspot stories.
-	sel.Count, sel.PerTopic, sel.Blindspots, sel.ReadingMinutes = o.Stories, o.Stories, -1, -1
-	e, err := store.Open(ctx, digest.AssembleParams{Date: now.Format("2006-01-02"), WindowEnd: now, WindowHours: 72, Selection: sel})
-	if err != nil {
-		return res, err
-	}
-	if len(e.Stories) < sel.Count {
-		return res, fmt.Errorf("bench: only %d stories in the window, want %d", len(e.Stories), sel.Count)
-	}
-	key, err := db.Secret(ctx, "token_secret")
-	if err != nil {
-		return res, err
-	}
-	r, err := a.renderer()
-	if err != nil {
-		return res, err
-	}
-	var dk *mailer.DKIM
-	if o.DKIM {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return res, err
-		}
-		if dk, err = mailer.NewDKIM(k, "bench", "bench.example.com"); err != nil {
-			return res, err
-		}
-	}
-	relay, err := mailer.NewSMTP(mailer.Config{URL: "smtp://" + sink.Addr + "?tls=none", DKIM: dk})
-	if err != nil {
-		return res, err
-	}
-	const from = "Both Sides <digest@bench.example.com>"
-	sender := delivery.NewSender(delivery.Config{
-		From: from, BaseURL: "https://bench.example.com",
-		Connections: a.cfg.Connections, Rate: a.cfg.Rate,
-		Logger: slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}, db, r, subscribers.NewSigner(key), func() delivery.Conn { return relay.Open() })
+// benchHeader and benchRow lay out the table; the header is printed once
+// per size.
+const (
+	benchHeader = "%11s %6s %8s %9s %9s %9s %6s %8s %9s %9s %9s %6s %8s %8s %8s\n"
+	benchRow    = "%11d %6s %8.2f %9.0f %9.0f %9.0f %6.2f %8.2f %9.0f %9.0f %9.0f %6.2f %8.1f %8.1f %8.1f\n"
+)
 
-	// The raw client's message: one subscriber's copy of the same edition.
-	msg, err := benchMessage(r, e, from)
+// benchSizeRun builds n subscribers' database and runs the pairs, printing
+// each and the medians.
+func benchSizeRun(ctx context.Context, a *app, o *benchOptions, sink *smtpsink.Server, addr string, n int) ([]benchPair, *benchSize, error) {
+	b, err := newBenchSize(ctx, a, o, addr, n)
 	if err != nil {
-		return res, err
+		return nil, nil, err
 	}
-	res.size = len(msg)
+	defer b.Close()
+	fmt.Fprintf(a.stderr, "bench: %d subscribers written in %.1f s\n", n, b.insert.Seconds())
+	fmt.Fprintf(a.stdout, benchHeader, "subscribers", "pair", "freeze s", "pipeline", "pipelined", "plain", "ratio", "vs-plain",
+		"pipeline", "pipelined", "plain", "cpu-x", "pipeline", "pipelined", "plain")
+	fmt.Fprintf(a.stdout, benchHeader, "", "", "", "msg/s", "msg/s", "msg/s", "", "", "µs/msg", "µs/msg", "µs/msg", "", "peak MB", "peak MB", "peak MB")
+	var pairs []benchPair
+	for p := range o.Pairs {
+		var pr benchPair
+		phases := []func() error{
+			func() (err error) { pr.pipeline, pr.freeze, err = benchPipeline(ctx, a, b, sink, p); return err },
+			func() (err error) { pr.pipelined, err = benchRaw(ctx, a, b, sink, addr, p, true); return err },
+			func() (err error) { pr.plain, err = benchRaw(ctx, a, b, sink, addr, p, false); return err },
+		}
+		if p%2 == 1 { // every other pair the other way round
+			slices.Reverse(phases)
+		}
+		for _, f := range phases {
+			if err := f(); err != nil {
+				return nil, nil, err
+			}
+		}
+		pairs = append(pairs, pr)
+		printBenchRow(a, n, strconv.Itoa(p+1), func(f func(benchPair) float64) float64 { return f(pr) })
+	}
+	printBenchRow(a, n, "median", func(f func(benchPair) float64) float64 { return median(pairs, f) })
+	return pairs, b, nil
+}
 
+// printBenchRow prints one row; at gives each column's figure from a
+// function of one pair (that pair's, or the median over the pairs).
+func printBenchRow(a *app, n int, label string, at func(func(benchPair) float64) float64) {
+	rate := func(ph func(benchPair) benchPhase) func(benchPair) float64 {
+		return func(p benchPair) float64 { return float64(n) / ph(p).wall.Seconds() }
+	}
+	cpu := func(ph func(benchPair) benchPhase) func(benchPair) float64 {
+		return func(p benchPair) float64 { return float64(ph(p).cpu.Microseconds()) / float64(n) }
+	}
+	peak := func(ph func(benchPair) benchPhase) func(benchPair) float64 {
+		return func(p benchPair) float64 { return mb(ph(p).peak) }
+	}
+	pipe := func(p benchPair) benchPhase { return p.pipeline }
+	piped := func(p benchPair) benchPhase { return p.pipelined }
+	plain := func(p benchPair) benchPhase { return p.plain }
+	fmt.Fprintf(a.stdout, benchRow, n, label,
+		at(func(p benchPair) float64 { return p.freeze.Seconds() }),
+		at(rate(pipe)), at(rate(piped)), at(rate(plain)),
+		at(func(p benchPair) float64 { return p.pipelined.wall.Seconds() / p.pipeline.wall.Seconds() }),
+		at(func(p benchPair) float64 { return p.plain.wall.Seconds() / p.pipeline.wall.Seconds() }),
+		at(cpu(pipe)), at(cpu(piped)), at(cpu(plain)),
+		at(func(p benchPair) float64 { return p.pipeline.cpu.Seconds() / p.pipelined.cpu.Seconds() }),
+		at(peak(pipe)), at(peak(piped)), at(peak(plain)))
+}
+
+// median is the median of f over the pairs; with an even count, the mean
+// of the middle two.
+func median(pairs []benchPair, f func(benchPair) float64) float64 {
+	v := make([]float64, len(pairs))
+	for i, p := range pairs {
+		v[i] = f(p)
+	}
+	slices.Sort(v)
+	if m := len(v) / 2; len(v)%2 == 0 {
+		return (v[m-1] + v[m]) / 2
+	}
+	return v[len(v)/2]
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// benchPipeline sends pair p's edition through the sender: the freeze
+// (Start's ledger insert) timed on its own, then Send.
+func benchPipeline(ctx context.Context, a *app, b *benchSize, sink *smtpsink.Server, p int) (benchPhase, time.Duration, error) {
+	e, err := b.edition(ctx, p)
+	if err != nil {
+		return benchPhase{}, 0, err
+	}
 	settle()
 	sink.Reset()
-	start, cpu := time.Now(), cpuTime()
+	var ph benchPhase
+	var freeze time.Duration
 	var st delivery.Stats
+	start, cpu := time.Now(), cpuTime()
 	// Profile labels tell the phases apart in --cpuprofile (pprof -tagfocus).
-	pprof.Do(ctx, pprof.Labels("phase", "pipeline"), func(ctx context.Context) { st, err = sender.Send(ctx, e) })
-	res.pipeline, res.pipelineCPU = time.Since(start), cpuTime()-cpu
-	res.pipelinePeak = peakRSS()
+	pprof.Do(ctx, pprof.Labels("phase", "pipeline"), func(ctx context.Context) {
+		var created int64
+		if created, err = b.sender.Start(ctx, e); err != nil {
+			return
+		}
+		freeze = time.Since(start)
+		// Printed now, before the watcher writes to stderr too.
+		fmt.Fprintf(a.stderr, "bench: %d pair %d: freeze of %d rows in %.2f s\n", b.n, p+1, created, freeze.Seconds())
+		if created != int64(b.n) {
+			err = fmt.Errorf("bench: the freeze queued %d, want %d", created, b.n)
+			return
+		}
+		stop := watchPhase(a, sink, fmt.Sprintf("%d pair %d pipeline", b.n, p+1))
+		defer stop()
+		st, err = b.sender.Send(ctx, e) // Start again inside is a no-op
+	})
+	ph.wall, ph.cpu, ph.peak = time.Since(start), cpuTime()-cpu, peakRSS()
 	if err != nil {
-		return res, err
+		return ph, freeze, err
 	}
-	if st.Sent != n || sink.Count() != n {
-		return res, fmt.Errorf("bench: pipeline sent %d, sink got %d, want %d", st.Sent, sink.Count(), n)
+	if st.Sent != b.n || sink.Count() != b.n {
+		return ph, freeze, fmt.Errorf("bench: pipeline sent %d, sink got %d, want %d", st.Sent, sink.Count(), b.n)
 	}
+	return ph, freeze, nil
+}
 
+// benchRaw sends the n copies with a raw client.
+func benchRaw(ctx context.Context, a *app, b *benchSize, sink *smtpsink.Server, addr string, p int, pipelined bool) (benchPhase, error) {
 	settle()
 	sink.Reset()
-	start, cpu = time.Now(), cpuTime()
-	pprof.Do(ctx, pprof.Labels("phase", "raw"), func(ctx context.Context) {
-		err = rawSend(ctx, sink.Addr, a.cfg.Connections, n, "digest@bench.example.com", msg)
+	label := "plain"
+	if pipelined {
+		label = "pipelined"
+	}
+	var ph benchPhase
+	var err error
+	defer watchPhase(a, sink, fmt.Sprintf("%d pair %d %s", b.n, p+1, label))()
+	start, cpu := time.Now(), cpuTime()
+	pprof.Do(ctx, pprof.Labels("phase", label), func(ctx context.Context) {
+		err = rawSend(ctx, addr, a.cfg.Connections, b.n, pipelined, benchFrom, b.msg)
 	})
+	ph.wall, ph.cpu, ph.peak = time.Since(start), cpuTime()-cpu, peakRSS()
 	if err != nil {
-		return res, err
+		return ph, fmt.Errorf("bench: %s raw client: %w", label, err)
 	}
-	res.raw, res.rawCPU = time.Since(start), cpuTime()-cpu
-	res.rawPeak = peakRSS()
-	if sink.Count() != n {
-		return res, fmt.Errorf("bench: raw client: sink got %d, want %d", sink.Count(), n)
+	if sink.Count() != b.n {
+		return ph, fmt.Errorf("bench: %s raw client: sink got %d, want %d", label, sink.Count(), b.n)
 	}
-	return res, nil
+	return ph, nil
 }
 
-// benchSubscribers inserts n active subscribers in one transaction.
-func benchSubscribers(ctx context.Context, db *sqlite.DB, n int) error {
-	now := sqlite.Time(db.Now())
-	return db.Tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (email, name, status, created_at, updated_at, confirmed_at)
-			VALUES (?, ?, 'active', ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for i := range n {
-			name := ""
-			if i%3 != 0 {
-				name = fmt.Sprintf("Reader %d", i)
+// benchProgress is how often a phase reports its progress on stderr.
+const benchProgress = 30 * time.Second
+
+// watchPhase reports on stderr, every benchProgress until the returned stop
+// is called, how many messages the sink has and the peak memory so far: a
+// million readers take a while.
+func watchPhase(a *app, sink *smtpsink.Server, label string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(benchProgress)
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(a.stderr, "bench: %s: %d sent in %s, peak %.1f MB\n", label, sink.Count(),
+					time.Since(start).Round(time.Second), mb(peakRSS()))
 			}
-			if _, err := st.ExecContext(ctx, fmt.Sprintf("reader%07d@example.com", i), name, now, now, now); err != nil {
-				return fmt.Errorf("bench subscribers: %w", err)
-			}
 		}
-		return nil
-	})
-}
-
-// benchMessage renders one copy of e, personalised for a sample reader.
-func benchMessage(r *digest.Renderer, e *digest.Edition, from string) ([]byte, error) {
-	rendered, err := r.Render(e)
-	if err != nil {
-		return nil, err
-	}
-	unsub := "https://bench.example.com/unsubscribe/AQA.CJnUYaAbdUCh6kX5MhQS0kF7"
-	html, text := rendered.Personalize(digest.Personal{Name: "Reader 1", Email: "reader0000001@example.com",
-		UnsubscribeURL: unsub, PreferencesURL: "https://bench.example.com/preferences/AQA.CJnUYaAbdUCh6kX5MhQS0kF7"})
-	t, err := mailer.NewTemplate(mailer.TemplateConfig{From: from, Subject: rendered.Subject,
-		ListID: "Both Sides daily digest <default.bench.example.com>", FeedbackID: e.Date + ":default:digest:bothsides",
-		Headers: []mailer.Header{{Name: "Precedence", Value: "bulk"}}, HTML: html, Text: text})
-	if err != nil {
-		return nil, err
-	}
-	m, err := t.Append(nil, &mailer.Recipient{To: "reader0000001@example.com", Name: "Reader 1",
-		MessageID: "e1.s1.a1.bench@bench.example.com", Date: time.Now(), Unsubscribe: unsub})
-	return m.Data, err
-}
-
-// rawSend sends n copies of msg over conns connections with the least an
-// SMTP client can do: EHLO once, then MAIL, RCPT, DATA and the message,
-// dot-stuffed once beforehand, waiting for each reply as go-mail does.
-func rawSend(ctx context.Context, addr string, conns, n int, from string, msg []byte) error {
-	var stuffed bytes.Buffer
-	dw := textproto.NewWriter(bufio.NewWriter(&stuffed)).DotWriter()
-	dw.Write(msg)
-	dw.Close()
-	body := stuffed.Bytes()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := rawConn(ctx, addr, n, &next, from, body); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
-
-func rawConn(ctx context.Context, addr string, n int, next *atomic.Int64, from string, body []byte) error {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	c := textproto.NewConn(nc)
-	if _, _, err := c.ReadResponse(220); err != nil {
-		return err
-	}
-	cmd := func(code int, format string, args ...any) error {
-		if err := c.PrintfLine(format, args...); err != nil {
-			return err
-		}
-		_, _, err := c.ReadResponse(code)
-		return err
-	}
-	if err := cmd(250, "EHLO bench.localhost"); err != nil {
-		return err
-	}
-	for {
-		i := next.Add(1)
-		if i > int64(n) {
-			return cmd(221, "QUIT")
-		}
-		if err := cmd(250, "MAIL FROM:<%s>", from); err != nil {
-			return err
-		}
-		if err := cmd(250, "RCPT TO:<raw%d@example.com>", i); err != nil {
-			return err
-		}
-		if err := cmd(354, "DATA"); err != nil {
-			return err
-		}
-		if _, err := c.W.Write(body); err != nil {
-			return err
-		}
-		if err := c.W.Flush(); err != nil {
-			return err
-		}
-		if _, _, err := c.ReadResponse(250); err != nil {
-			return err
-		}
-	}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // settle returns freed memory to the OS and restarts the peak RSS count,

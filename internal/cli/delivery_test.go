@@ -285,27 +285,6 @@ func parseKeyForTest(b []byte) (crypto.PublicKey, error) {
 	return k.Public(), nil
 }
 
-// TestBench runs the bench command on a few subscribers: it must send them
-// all through both paths and print one row (the rates are not checked).
-func TestBench(t *testing.T) {
-	c := newCLI(t)
-	c.clock.Set(time.Now().UTC())
-	out := c.must("", "bench", "--subscribers", "30,60", "--connections", "2")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 || !strings.Contains(lines[0], "10-story edition, 2 connections") || !strings.HasPrefix(lines[1], "subscribers") {
-		t.Fatalf("bench output:\n%s", out)
-	}
-	for i, n := range []string{"30", "60"} {
-		f := strings.Fields(lines[2+i])
-		if len(f) < 5 || f[0] != n || !strings.HasSuffix(f[4], "%") {
-			t.Fatalf("row %d: %q", i, lines[2+i])
-		}
-	}
-	if _, _, err := c.run("", "bench", "--subscribers", "ten"); err == nil || !strings.Contains(err.Error(), "--subscribers") {
-		t.Fatalf("bad --subscribers: %v", err)
-	}
-}
-
 // TestSend_RelayDownPausesThenResume: with a relay that refuses every
 // connection, send stops with a clear error instead of retrying for hours;
 // editions show says why; after editions resume and with the relay back,
