@@ -5,8 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -167,20 +165,11 @@ func TestSend_Flags(t *testing.T) {
 
 func TestSend_DKIMKeyFile(t *testing.T) {
 	c, srv := deliveryCLI(t, 3)
-	key := filepath.Join(c.dir, "dkim.pem")
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(rsaKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.env["BOTHSIDES_DKIM_KEY"] = key
-	c.env["BOTHSIDES_DKIM_SELECTOR"] = "bs1"
+	key := c.dkimKey(rsaKey, "bs1")
 	c.env["BOTHSIDES_FROM"] = "Both Sides <digest@news.example.com>"
 	c.env["BOTHSIDES_UNSUBSCRIBE_MAILTO"] = "mailto:leave@news.example.com"
 	c.must("", "send", "--date", "2026-11-27")

@@ -3,11 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -127,4 +131,21 @@ func loadSettings(fs *flag.FlagSet, settings []setting, args []string, getenv fu
 	}
 	given := givenFlags(fs)
 	return fs.Args(), given, loadEnv(fs, settings, given, getenv)
+}
+
+// dkimKey writes key as the PKCS #8 PEM file --dkim-key reads and points
+// the CLI at it, published under selector; it returns the file's path.
+func (c *cli) dkimKey(key crypto.Signer, selector string) string {
+	c.t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	file := filepath.Join(c.dir, "dkim.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	c.env["BOTHSIDES_DKIM_KEY"] = file
+	c.env["BOTHSIDES_DKIM_SELECTOR"] = selector
+	return file
 }

@@ -6,16 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/textproto"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,16 +40,7 @@ func mailpitCLI(t *testing.T, readers ...string) (*cli, *testsupport.Mailpit, cr
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(c.dir, "dkim.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.env["BOTHSIDES_DKIM_KEY"] = keyFile
-	c.env["BOTHSIDES_DKIM_SELECTOR"] = "s1"
+	c.dkimKey(key, "s1")
 	day := testsupport.Epoch.Add(-3 * time.Hour)
 	c.must(importFile(t,
 		story("alpha", "Alpha story", day, "left", "center", "right"),

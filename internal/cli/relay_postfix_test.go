@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,16 +55,7 @@ func postfixCLI(t *testing.T) (*cli, *testsupport.Postfix, crypto.PublicKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(c.dir, "dkim.pem")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.env["BOTHSIDES_DKIM_KEY"] = keyFile
-	c.env["BOTHSIDES_DKIM_SELECTOR"] = postfixSelector
+	c.dkimKey(key, postfixSelector)
 	day := testsupport.Epoch.Add(-3 * time.Hour)
 	c.must(importFile(t,
 		story("alpha", "Alpha story", day, "left", "center", "right"),

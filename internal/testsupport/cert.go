@@ -1,6 +1,7 @@
 package testsupport
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -68,4 +69,31 @@ func testCertificate(tb testing.TB) (*tls.Config, string) {
 	}
 	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, path
+}
+
+// writeTestCertificate writes a server certificate for 127.0.0.1 and
+// localhost and its key as PEM files in dir, and returns them with the file
+// of the CA that signed it.
+func writeTestCertificate(tb testing.TB, dir string) (caFile, certFile, keyFile string) {
+	tb.Helper()
+	conf, caFile := testCertificate(tb)
+	cert := conf.Certificates[0]
+	var certPEM bytes.Buffer
+	for _, der := range cert.Certificate {
+		pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	// Postfix reads both as root before it drops privileges, mailpit as
+	// the test's user: 0600 suits both.
+	if err := os.WriteFile(certFile, certPEM.Bytes(), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return caFile, certFile, keyFile
 }

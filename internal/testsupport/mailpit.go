@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -126,7 +125,7 @@ func StartMailpit(tb testing.TB) *Mailpit {
 		tb.Skipf("skipping: %v", err)
 	}
 	dir := tb.TempDir()
-	certFile, keyFile, caFile := mailpitCertificate(tb, dir)
+	caFile, certFile, keyFile := writeTestCertificate(tb, dir)
 	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		tb.Fatal(err)
@@ -335,26 +334,6 @@ func (m *Mailpit) getJSON(path string, v any) error {
 		return fmt.Errorf("mailpit GET %s: %w", path, err)
 	}
 	return nil
-}
-
-// mailpitCertificate writes the server certificate and key of a test CA
-// for mailpit's STARTTLS, and returns their paths and the CA's.
-func mailpitCertificate(tb testing.TB, dir string) (certFile, keyFile, caFile string) {
-	tb.Helper()
-	conf, caFile := testCertificate(tb)
-	cert := conf.Certificates[0]
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "smtp.crt"), filepath.Join(dir, "smtp.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return certFile, keyFile, caFile
 }
 
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -167,32 +165,6 @@ func sbin(name string) (string, error) {
 		return "/usr/sbin/" + name, nil
 	}
 	return "", err
-}
-
-// writeTestCertificate writes a server certificate for 127.0.0.1 and
-// localhost and its key as PEM files in dir, and returns them with the file
-// of the CA that signed it.
-func writeTestCertificate(tb testing.TB, dir string) (caFile, certFile, keyFile string) {
-	tb.Helper()
-	conf, caFile := testCertificate(tb)
-	cert := conf.Certificates[0]
-	var certPEM bytes.Buffer
-	for _, der := range cert.Certificate {
-		pem.Encode(&certPEM, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	// smtpd reads both as root before it drops privileges: 0600 is right.
-	if err := os.WriteFile(certFile, certPEM.Bytes(), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return caFile, certFile, keyFile
 }
 
 // writeSASL makes the sasldb with the test account and the Cyrus SASL
