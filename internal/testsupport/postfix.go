@@ -129,7 +129,7 @@ func StartPostfix(tb testing.TB, opts PostfixOptions) *Postfix {
 			return p
 		}
 		p.stop(tb)
-		if !strings.Contains(p.Log(), "in use") {
+		if !errors.Is(lastErr, errPortTaken) && !strings.Contains(p.Log(), "in use") {
 			break
 		}
 	}
@@ -275,6 +275,10 @@ anvil     unix  - - n -     1 anvil
 scache    unix  - - n -     1 scache
 postlog   unix-dgram n - n - 1 postlogd
 `
+	// A banner of this instance's own, so that the start-up check knows
+	// the 220 on p.Addr is this smtpd's and not another test's server
+	// that took the port between choosing and binding it.
+	mainCF += "smtpd_banner = $myhostname ESMTP " + p.banner() + "\n"
 	if err := os.WriteFile(filepath.Join(conf, "main.cf"), []byte(mainCF), 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -310,9 +314,9 @@ func (p *Postfix) start(tb testing.TB, bin string) error {
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := greets(p.Addr)
-		if err == nil {
-			return nil
+		err := greets(p.Addr, p.banner())
+		if err == nil || errors.Is(err, errPortTaken) {
+			return err
 		}
 		select {
 		case <-p.exited:
@@ -326,8 +330,18 @@ func (p *Postfix) start(tb testing.TB, bin string) error {
 	}
 }
 
-// greets connects to addr and reads a 220 greeting.
-func greets(addr string) error {
+// errPortTaken is a 220 on the chosen port from a server other than this
+// Postfix: the port was taken by someone else before smtpd bound it.
+var errPortTaken = errors.New("another server answers on the port")
+
+// banner is the word this instance's smtpd greets with, unique among the
+// tests running: its folder's full path, which t.TempDir makes unique.
+func (p *Postfix) banner() string {
+	return "bothsides-test" + strings.NewReplacer("/", "-", " ", "_").Replace(p.Dir)
+}
+
+// greets connects to addr and reads a 220 greeting that names banner.
+func greets(addr, banner string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
@@ -340,6 +354,10 @@ func greets(addr string) error {
 	}
 	if !strings.HasPrefix(line, "220 ") {
 		return fmt.Errorf("greeting %q", strings.TrimSpace(line))
+	}
+	if !strings.Contains(line, banner) {
+		fmt.Fprint(c, "QUIT\r\n")
+		return fmt.Errorf("%w: %s greets %q", errPortTaken, addr, strings.TrimSpace(line))
 	}
 	fmt.Fprint(c, "QUIT\r\n")
 	return nil

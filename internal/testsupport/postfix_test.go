@@ -3,6 +3,7 @@ package testsupport
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net/smtp"
 	"os"
 	"strings"
@@ -75,5 +76,16 @@ func TestStartPostfix(t *testing.T) {
 	}
 	if log := pf.Log(); !strings.Contains(log, "sasl_method=PLAIN, sasl_username=relay@bothsides.test") {
 		t.Fatalf("maillog has no authenticated client:\n%s", log)
+	}
+}
+
+// TestGreets_PortTaken: a 220 from another server on the chosen port (a
+// test's sink that took it between choosing and binding) is not taken for
+// Postfix's, so StartPostfix retries on another port instead of handing the
+// test the wrong server.
+func TestGreets_PortTaken(t *testing.T) {
+	other := StartSMTP(t)
+	if err := greets(other.Addr, "bothsides-test-x"); !errors.Is(err, errPortTaken) {
+		t.Fatalf("greets on another server: err=%v, want errPortTaken", err)
 	}
 }
