@@ -26,7 +26,7 @@ for tg in "${targets[@]}"; do
   # Go's fuzzing engine sometimes ends a run whose time is up with "context
   # deadline exceeded" although no input failed. A real finding always
   # writes the failing input under testdata/fuzz/NAME/: only that fails.
-  found=$(find "$pkg/testdata/fuzz/$name" -type f -newer "$work/start" 2>/dev/null | head -1)
+  found=$(find "$pkg/testdata/fuzz/$name" -type f -newer "$work/start" 2>/dev/null | head -1 || true)
   if [ -z "$found" ] && grep -q "context deadline exceeded" "$work/log"; then
     echo "fuzz $name: the engine stopped with 'context deadline exceeded' at the end of its time and wrote no failing input; not a finding"
     continue
