@@ -35,6 +35,11 @@ type Event struct {
 	ExternalID string    // the source's own id for the event, for de-duplication; may be empty
 	Raw        []byte    // the report as received, capped by the store
 	At         time.Time // when the report says it happened, or when it arrived
+	// Verified says the source authenticated the event (a webhook's
+	// signature). Only then may Recipient alone, without a token, name the
+	// subscriber; an unauthenticated report without a valid token is stored
+	// as unmatched.
+	Verified bool
 }
 
 // Recorder takes events in. Every intake (SMTP listener, mailbox poller,
@@ -45,4 +50,20 @@ type Recorder interface {
 	// The same event twice (same Source and ExternalID, or the same raw
 	// report) records once.
 	Record(ctx context.Context, ev Event) error
+}
+
+// Receipt says what became of one received message.
+type Receipt struct {
+	Events   int    // events recorded from it (an auto-reply counts: it is stored, with no effect)
+	Unparsed bool   // it could not be read; it was stored as unparsed
+	Reason   string // why it could not be read, when Unparsed
+}
+
+// Receiver takes in one whole message that arrived for the bounce address,
+// by SMTP (envelopeTo is the RCPT TO address) or from the mailbox (envelopeTo
+// is the Delivered-To, X-Original-To or To address, or empty): it parses it,
+// records each event it holds, and stores one it cannot read as unparsed.
+// An error means nothing was stored and the message should be offered again.
+type Receiver interface {
+	Receive(ctx context.Context, source, envelopeTo string, raw []byte) (Receipt, error)
 }
