@@ -25,15 +25,27 @@ func (a *app) bounceAddress() (string, error) {
 	return addr.String(), nil
 }
 
+// checkBounceSettings refuses bad bounce settings before any command runs,
+// so that a send does not start with a bounce address it cannot use.
+func (a *app) checkBounceSettings() error {
+	if _, err := a.bounceAddress(); err != nil {
+		return err
+	}
+	if a.cfg.SoftBounceLimit < 1 {
+		return fmt.Errorf("%w: --soft-bounce-limit %d: want 1 or more", errUsage, a.cfg.SoftBounceLimit)
+	}
+	if a.cfg.SoftBounceWindow < time.Hour {
+		return fmt.Errorf("%w: --soft-bounce-window %s: want 1h or more", errUsage, a.cfg.SoftBounceWindow)
+	}
+	return nil
+}
+
 // bounceStore wires the bounce store: the link signer verifies delivery
 // tokens; the limits are --bounce-limit, --soft-bounce-limit and
 // --soft-bounce-window.
 func (a *app) bounceStore(ctx context.Context, db *sqlite.DB) (*bounce.Store, error) {
-	if a.cfg.SoftBounceLimit < 1 {
-		return nil, fmt.Errorf("%w: --soft-bounce-limit %d: want 1 or more", errUsage, a.cfg.SoftBounceLimit)
-	}
-	if a.cfg.SoftBounceWindow < time.Hour {
-		return nil, fmt.Errorf("%w: --soft-bounce-window %s: want 1h or more", errUsage, a.cfg.SoftBounceWindow)
+	if err := a.checkBounceSettings(); err != nil {
+		return nil, err
 	}
 	signer, err := a.signer(ctx, db)
 	if err != nil {

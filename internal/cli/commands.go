@@ -158,6 +158,9 @@ func (a *app) main(ctx context.Context, args []string) error {
 	if err := loadEnv(fs, settings, a.given, a.getenv); err != nil {
 		return err
 	}
+	if err := a.checkBounceSettings(); err != nil {
+		return err
+	}
 	return cmd.run(ctx, a, fs.Args())
 }
 

@@ -241,9 +241,7 @@ func subscribersShowCommand() *command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(accessJSON(pd, events))
 			}
-			writeAccess(a.stdout, pd)
-			fmt.Fprintf(a.stdout, "bounce events:\t%d\n", len(events))
-			writeBounces(a.stdout, events)
+			writeAccess(a.stdout, pd, events)
 			return nil
 		},
 	}
@@ -256,7 +254,7 @@ func timeText(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func writeAccess(w io.Writer, pd *subscribers.PersonalData) {
+func writeAccess(w io.Writer, pd *subscribers.PersonalData, events []bounce.Record) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "address:\t%s\n", pd.Email)
@@ -264,6 +262,11 @@ func writeAccess(w io.Writer, pd *subscribers.PersonalData) {
 	fmt.Fprintf(tw, "story reports:\t%d\n", len(pd.Reports))
 	for _, r := range pd.Reports {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%q\n", timeText(r.CreatedAt), r.StoryID, r.Kind, r.Message)
+	}
+	fmt.Fprintf(tw, "bounce events:\t%d\n", len(events))
+	for _, r := range events {
+		fmt.Fprintf(tw, "  %s\t%s %s\t%s\t%s\t%s\t%s\n", timeText(r.ReceivedAt), r.Kind, orDash(r.Status), editionText(r),
+			orDash(r.Recipient), orDash(r.Effect), r.Diagnostic)
 	}
 	s := pd.Subscriber
 	if s == nil {
