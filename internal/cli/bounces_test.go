@@ -137,6 +137,9 @@ func TestBounces_BadInput(t *testing.T) {
 		{[]string{"bounces", "list", "--kind", "bogus"}, "", `--kind "bogus"`},
 		{[]string{"bounces", "list", "--limit", "0"}, "", "--limit 0"},
 		{[]string{"bounces", "list", "--edition", "27/11/2026"}, "", "YYYY-MM-DD"},
+		{[]string{"bounces", "list", "--edition", "2026-01-01"}, "", "2026-01-01"},
+		{[]string{"bounces", "list", "--subscriber", "not an address"}, "", `--subscriber "not an address"`},
+		{[]string{"bounces", "list", "--soft-bounce-limit", "0"}, "", "--soft-bounce-limit 0"},
 	} {
 		c.env["BOTHSIDES_BOUNCE_ADDRESS"] = tc.env
 		_, _, err := c.run("", tc.args...)
