@@ -208,9 +208,14 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, ev Event) (Outcome, error) 
 	if len(raw) > s.cfg.RawCap {
 		raw = raw[:s.cfg.RawCap]
 	}
-	rcpt := strings.TrimSpace(ev.Recipient)
+	// A webhook's fields come as they are: one line each, bounded.
+	rcpt := cleanText(ev.Recipient)
 	if len(rcpt) > 320 {
 		rcpt = rcpt[:320]
+	}
+	status := cleanText(ev.Status)
+	if len(status) > 32 {
+		status = status[:32]
 	}
 	sub, edition, matched, err := s.match(ctx, tx, ev, now)
 	if err != nil {
@@ -220,7 +225,7 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, ev Event) (Outcome, error) 
 			diagnostic, source, recipient, domain, external_id, raw_hash, raw, raw_size, matched_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		sqlite.Time(now), sqlite.Time(at), nullID(sub), nullID(edition), string(ev.Kind), cleanText(ev.Status),
+		sqlite.Time(now), sqlite.Time(at), nullID(sub), nullID(edition), string(ev.Kind), status,
 		cleanText(ev.Diagnostic), ev.Source, rcpt, domainOf(rcpt), ev.ExternalID, hash, nullBytes(raw), len(ev.Raw), matched)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("insert event: %w", err)
