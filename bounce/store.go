@@ -337,9 +337,13 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, kind Kind, id, sub, editi
 	case KindSoft:
 		// Distinct editions, so that a relay's several "delayed" notices
 		// about one message count once; an unknown edition counts per event.
+		// The count starts again after the last suppression, so that a
+		// subscriber made active again is not suppressed by the same old
+		// bounces at the next one.
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT COALESCE(edition_id, -id)) FROM bounces
-			WHERE subscriber_id = ? AND kind = 'soft' AND received_at >= ?`,
+			WHERE subscriber_id = ?1 AND kind = 'soft' AND received_at >= ?2
+			  AND id > COALESCE((SELECT MAX(id) FROM bounces WHERE subscriber_id = ?1 AND effect = 'bounced'), 0)`,
 			sub, sqlite.Time(now.Add(-s.cfg.SoftWindow))).Scan(&n); err != nil {
 			return "", fmt.Errorf("count soft bounces: %w", err)
 		}

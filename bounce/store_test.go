@@ -355,6 +355,17 @@ func TestStore_Put(t *testing.T) {
 		if s := f.subscriber(t, 4); s.Status != subscribers.StatusBounced || s.Bounces != 0 {
 			t.Errorf("subscriber 4: %s with %d bounces, want bounced with 0", s.Status, s.Bounces)
 		}
+		// Made active again by an administrator: the old bounces do not
+		// count a second time.
+		if err := f.subs.SetStatus(ctx, 4, subscribers.StatusActive); err != nil {
+			t.Fatal(err)
+		}
+		if out := put(6, "g"); out.Effect != "" {
+			t.Errorf("the first soft bounce after reactivation suppressed again: %+v", out)
+		}
+		if s := f.subscriber(t, 4); s.Status != subscribers.StatusActive {
+			t.Errorf("status %s after one soft bounce since reactivation", s.Status)
+		}
 	})
 	t.Run("VerifiedByRecipient", func(t *testing.T) {
 		f := newFixture(t, bounce.Config{})
