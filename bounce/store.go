@@ -304,15 +304,19 @@ func (s *Store) match(ctx context.Context, tx *sql.Tx, ev Event, now time.Time) 
 // bounces suppress when SoftLimit editions bounced softly within
 // SoftWindow. Other kinds change nothing.
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, kind Kind, id, sub, edition int64, now time.Time) (string, error) {
+	var before subscribers.Status
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, sub).Scan(&before); err != nil {
+		return "", fmt.Errorf("subscriber status: %w", err)
+	}
 	switch kind {
 	case KindComplaint:
-		st, err := s.subs.Complain(ctx, tx, sub)
-		if err != nil {
+		if before == subscribers.StatusComplained {
+			return EffectNone, nil // a second complaint changes nothing
+		}
+		if _, err := s.subs.Complain(ctx, tx, sub); err != nil {
 			return "", err
 		}
-		if st == subscribers.StatusComplained {
-			return EffectComplained, nil
-		}
+		return EffectComplained, nil
 	case KindHard:
 		if edition != 0 {
 			// A second report of the same failed delivery (a DSN and a
@@ -349,10 +353,6 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, kind Kind, id, sub, editi
 		}
 		if n < s.cfg.SoftLimit {
 			return EffectNone, nil
-		}
-		var before subscribers.Status
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, sub).Scan(&before); err != nil {
-			return "", fmt.Errorf("subscriber status: %w", err)
 		}
 		st, err := s.subs.Suppress(ctx, tx, sub)
 		if err != nil {

@@ -384,6 +384,15 @@ func TestStore_Put(t *testing.T) {
 			t.Errorf("row %+v, want subscriber 5, edition 2 (the latest sent), domain example.net", r)
 		}
 	})
+	t.Run("SecondComplaint", func(t *testing.T) {
+		f := newFixture(t, bounce.Config{})
+		for i, want := range []string{bounce.EffectComplained, ""} {
+			out, err := f.store.Put(ctx, bounce.Event{Kind: bounce.KindComplaint, Source: "smtp", ExternalID: fmt.Sprint(i), Token: tok6})
+			if err != nil || out.Effect != want {
+				t.Errorf("complaint %d: %+v, %v; want effect %q", i, out, err, want)
+			}
+		}
+	})
 	t.Run("UnverifiedRecipientMatchesNothing", func(t *testing.T) {
 		f := newFixture(t, bounce.Config{})
 		out, err := f.store.Put(ctx, bounce.Event{Kind: bounce.KindComplaint, Source: "smtp", Recipient: "elif.demir@example.net",
