@@ -209,14 +209,7 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, ev Event) (Outcome, error) 
 		raw = raw[:s.cfg.RawCap]
 	}
 	// A webhook's fields come as they are: one line each, bounded.
-	rcpt := cleanText(ev.Recipient)
-	if len(rcpt) > 320 {
-		rcpt = rcpt[:320]
-	}
-	status := cleanText(ev.Status)
-	if len(status) > 32 {
-		status = status[:32]
-	}
+	rcpt, status, extID := clip(ev.Recipient, 320), clip(ev.Status, 32), clip(ev.ExternalID, 256)
 	sub, edition, matched, err := s.match(ctx, tx, ev, now)
 	if err != nil {
 		return Outcome{}, err
@@ -226,7 +219,7 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, ev Event) (Outcome, error) 
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 		sqlite.Time(now), sqlite.Time(at), nullID(sub), nullID(edition), string(ev.Kind), status,
-		cleanText(ev.Diagnostic), ev.Source, rcpt, domainOf(rcpt), ev.ExternalID, hash, nullBytes(raw), len(ev.Raw), matched)
+		cleanText(ev.Diagnostic), ev.Source, rcpt, domainOf(rcpt), extID, hash, nullBytes(raw), len(ev.Raw), matched)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("insert event: %w", err)
 	}
