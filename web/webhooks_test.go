@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -29,6 +30,9 @@ const (
 	postmarkPass = "correct-horse-battery-staple"
 	mailgunKey   = "key-5f1b0d7e9c2a4b6f8e0d1c3a"
 )
+
+// quiet is the webhook tests' logger.
+var quiet = slog.New(slog.DiscardHandler)
 
 // recorder is a bounce.Recorder that keeps what it is given.
 type recorder struct {
@@ -71,7 +75,7 @@ func newWebhookFixture(t *testing.T, rec bounce.Recorder) *webhookFixture {
 		f.rec = &recorder{}
 		rec = f.rec
 	}
-	ses, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{sesTopic}, Region: "eu-west-1", Client: f.sns.Client, Now: clock.Now})
+	ses, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{sesTopic}, Region: "eu-west-1", Client: f.sns.Client, Now: clock.Now, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +105,7 @@ func startWebhookServer(t *testing.T, db *sqlite.DB, cfg web.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.BaseURL = "http://127.0.0.1"
+	cfg.BaseURL, cfg.Logger = "http://127.0.0.1", quiet
 	srv, err := web.New(cfg, db, digest.NewStore(db), subscribers.NewStore(db), signer, r)
 	if err != nil {
 		t.Fatal(err)
