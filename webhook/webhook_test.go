@@ -25,14 +25,23 @@ func post(body []byte) *http.Request {
 
 func TestNewProviders_Errors(t *testing.T) {
 	for name, f := range map[string]func() error{
-		"SESNoTopic":        func() error { _, err := webhook.NewSES(webhook.SESConfig{}); return err },
-		"SESBadARN":         func() error { _, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{"ses-feedback"}}); return err },
-		"SESOtherRegion":    func() error { _, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{topic}, Region: "eu-west-1"}); return err },
-		"SendGridNotBase64": func() error { _, err := webhook.NewSendGrid(webhook.SendGridConfig{PublicKey: "not base64!"}); return err },
-		"SendGridNotAKey":   func() error { _, err := webhook.NewSendGrid(webhook.SendGridConfig{PublicKey: "AAAA"}); return err },
-		"PostmarkNoColon":   func() error { _, err := webhook.NewPostmark(webhook.PostmarkConfig{Auth: "hooks"}); return err },
-		"PostmarkShort":     func() error { _, err := webhook.NewPostmark(webhook.PostmarkConfig{Auth: "hooks:short"}); return err },
-		"MailgunShort":      func() error { _, err := webhook.NewMailgun(webhook.MailgunConfig{SigningKey: "key"}); return err },
+		"SESNoTopic": func() error { _, err := webhook.NewSES(webhook.SESConfig{}); return err },
+		"SESBadARN": func() error {
+			_, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{"ses-feedback"}})
+			return err
+		},
+		"SESOtherRegion": func() error {
+			_, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{topic}, Region: "eu-west-1"})
+			return err
+		},
+		"SendGridNotBase64": func() error {
+			_, err := webhook.NewSendGrid(webhook.SendGridConfig{PublicKey: "not base64!"})
+			return err
+		},
+		"SendGridNotAKey": func() error { _, err := webhook.NewSendGrid(webhook.SendGridConfig{PublicKey: "AAAA"}); return err },
+		"PostmarkNoColon": func() error { _, err := webhook.NewPostmark(webhook.PostmarkConfig{Auth: "hooks"}); return err },
+		"PostmarkShort":   func() error { _, err := webhook.NewPostmark(webhook.PostmarkConfig{Auth: "hooks:short"}); return err },
+		"MailgunShort":    func() error { _, err := webhook.NewMailgun(webhook.MailgunConfig{SigningKey: "key"}); return err },
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := f(); err == nil {
