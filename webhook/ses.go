@@ -215,7 +215,7 @@ func sesToken(m sesMail) string {
 		return t
 	}
 	for _, h := range m.Headers {
-		if strings.EqualFold(h.Name, DeliveryHeader) {
+		if strings.EqualFold(h.Name, bounce.DeliveryHeader) {
 			return strings.TrimSpace(h.Value)
 		}
 	}

@@ -5,10 +5,6 @@ import (
 	"strings"
 )
 
-// DeliveryHeader is the signed header every message carries that names its
-// delivery; a service that passes the headers on gives it back.
-const DeliveryHeader = "X-Bothsides-Delivery"
-
 // verpToken is the TOKEN of a VERP envelope sender LOCAL+TOKEN@DOMAIN
 // ("bounces+TOKEN@bounce.example.com"), or "". The store checks the token's
 // signature: anything else here matches nothing.

@@ -6,6 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"bothsides/bounce"
+	"bothsides/sqlite"
+	"bothsides/subscribers"
+	"bothsides/web"
 	"bothsides/webhook"
 )
 
@@ -79,4 +83,17 @@ func (c *webhookConfig) providers(now func() time.Time, log *slog.Logger) ([]web
 	// The secrets live on only inside the providers.
 	c.SendGridKey, c.PostmarkAuth, c.MailgunKey = "", "", ""
 	return ps, nil
+}
+
+// webhookWebConfig serves the configured webhooks, recording into the
+// bounce store, and logs each one's URL.
+func (a *app) webhookWebConfig(cfg *web.Config, db *sqlite.DB, signer *subscribers.Signer) {
+	if len(a.webhooks) == 0 {
+		return
+	}
+	cfg.Bounces = bounce.New(db, bounce.Config{Signer: signer, BounceLimit: a.cfg.BounceLimit, Logger: a.log})
+	cfg.Webhooks = a.webhooks
+	for _, p := range a.webhooks {
+		a.log.Info("webhook enabled", "provider", p.Name(), "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/webhooks/"+p.Name())
+	}
 }
