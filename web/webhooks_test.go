@@ -65,34 +65,38 @@ type webhookFixture struct {
 	sg    testsupport.SendGridKey
 }
 
-// newWebhookFixture serves the webhooks recording into rec, or into a
-// recorder of the fixture's own when rec is nil.
-func newWebhookFixture(t *testing.T, rec bounce.Recorder) *webhookFixture {
+// newWebhookFixture serves the webhooks recording into a recorder of the
+// fixture's own.
+func newWebhookFixture(t *testing.T) *webhookFixture {
 	t.Helper()
 	db, clock := testsupport.MustOpenDB(t)
-	f := &webhookFixture{db: db, clock: clock, sns: testsupport.NewSNS(t, "eu-west-1"), sg: testsupport.NewSendGridKey(t)}
-	if rec == nil {
-		f.rec = &recorder{}
-		rec = f.rec
-	}
-	ses, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{sesTopic}, Region: "eu-west-1", Client: f.sns.Client, Now: clock.Now, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg, err := webhook.NewSendGrid(webhook.SendGridConfig{PublicKey: f.sg.Public, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pm, err := webhook.NewPostmark(webhook.PostmarkConfig{Auth: postmarkUser + ":" + postmarkPass, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mg, err := webhook.NewMailgun(webhook.MailgunConfig{SigningKey: mailgunKey, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.url = startWebhookServer(t, db, web.Config{Bounces: rec, Webhooks: []webhook.Provider{ses, sg, pm, mg}})
+	f := &webhookFixture{db: db, clock: clock, rec: &recorder{}}
+	f.start(t, f.rec)
 	return f
+}
+
+// start serves the four webhooks, with keys generated here, recording into
+// rec.
+func (f *webhookFixture) start(t *testing.T, rec bounce.Recorder) {
+	t.Helper()
+	f.sns, f.sg = testsupport.NewSNS(t, "eu-west-1"), testsupport.NewSendGridKey(t)
+	ses, err := webhook.NewSES(webhook.SESConfig{TopicARNs: []string{sesTopic}, Region: "eu-west-1", Client: f.sns.Client, Now: f.clock.Now, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := webhook.NewSendGrid(webhook.SendGridConfig{PublicKey: f.sg.Public, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := webhook.NewPostmark(webhook.PostmarkConfig{Auth: postmarkUser + ":" + postmarkPass, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg, err := webhook.NewMailgun(webhook.MailgunConfig{SigningKey: mailgunKey, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.url = startWebhookServer(t, f.db, web.Config{Bounces: rec, Webhooks: []webhook.Provider{ses, sg, pm, mg}})
 }
 
 func startWebhookServer(t *testing.T, db *sqlite.DB, cfg web.Config) string {
@@ -183,7 +187,7 @@ func TestWebhooks_NotConfigured(t *testing.T) {
 
 func TestWebhookSES(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		for i, v := range []string{"1", "2"} {
 			body := f.sns.Sign(t, testsupport.SNSNotification(sesTopic, "msg-v"+v, sesBounce("Permanent", "bob@example.net", "cy@example.net")), v)
 			wantStatus(t, f.post(t, "/webhooks/ses", body, "X-Amz-Sns-Message-Type", "Notification"), http.StatusOK, `"events": 2`)
@@ -209,7 +213,7 @@ func TestWebhookSES(t *testing.T) {
 		}
 	})
 	t.Run("SubscriptionConfirmation", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		sub := "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + sesTopic + "&Token=2336412f37"
 		body := f.sns.Sign(t, map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "sub-1", "Token": "2336412f37",
 			"TopicArn": sesTopic, "Message": "You have chosen to subscribe to the topic " + sesTopic + ".\nTo confirm the subscription, visit the SubscribeURL included in this message.",
@@ -224,7 +228,7 @@ func TestWebhookSES(t *testing.T) {
 		}
 	})
 	t.Run("ErrSubscribeURLNotSNS", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := f.sns.Sign(t, map[string]string{"Type": "SubscriptionConfirmation", "MessageId": "sub-2", "Token": "t",
 			"TopicArn": sesTopic, "Message": "confirm", "SubscribeURL": "https://attacker.example/confirm", "Timestamp": "2026-11-27T06:00:00.000Z"}, "2")
 		wantStatus(t, f.post(t, "/webhooks/ses", body), http.StatusUnauthorized, "not an SNS host")
@@ -233,21 +237,21 @@ func TestWebhookSES(t *testing.T) {
 		}
 	})
 	t.Run("ErrBadSignature", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		other := testsupport.NewSNS(t, "eu-west-1") // another key, the same certificate URL
 		body := other.Sign(t, testsupport.SNSNotification(sesTopic, "msg-1", sesBounce("Permanent", "bob@example.net")), "2")
 		wantStatus(t, f.post(t, "/webhooks/ses", body), http.StatusUnauthorized, "signature does not verify")
 		f.wantNone(t)
 	})
 	t.Run("ErrTampered", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := f.sns.Sign(t, testsupport.SNSNotification(sesTopic, "msg-1", sesBounce("Transient", "bob@example.net")), "1")
 		body = bytes.Replace(body, []byte("Transient"), []byte("Permanent"), 1)
 		wantStatus(t, f.post(t, "/webhooks/ses", body), http.StatusUnauthorized, "signature does not verify")
 		f.wantNone(t)
 	})
 	t.Run("ErrCertNotOnSNSHost", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		for _, u := range []string{"https://sns.eu-west-1.amazonaws.com.attacker.example/cert.pem", "https://attacker.example/sns.eu-west-1.amazonaws.com.pem",
 			"http://sns.eu-west-1.amazonaws.com/cert.pem", "https://sns.us-east-1.amazonaws.com/cert.pem"} {
 			msg := testsupport.SNSNotification(sesTopic, "msg-1", sesBounce("Permanent", "bob@example.net"))
@@ -260,25 +264,25 @@ func TestWebhookSES(t *testing.T) {
 		f.wantNone(t)
 	})
 	t.Run("ErrTopicNotAllowed", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := f.sns.Sign(t, testsupport.SNSNotification("arn:aws:sns:eu-west-1:999999999999:other", "msg-1", sesBounce("Permanent", "bob@example.net")), "2")
 		wantStatus(t, f.post(t, "/webhooks/ses", body), http.StatusUnauthorized, "not an allowed topic")
 		f.wantNone(t)
 	})
 	t.Run("ErrTooLarge", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/ses", oversized()), http.StatusRequestEntityTooLarge, "larger than 1 MiB")
 		f.wantNone(t)
 	})
 	t.Run("ErrMalformed", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/ses", []byte(`{"Type": "Notification",`)), http.StatusBadRequest, "SNS message is not JSON")
 		body := f.sns.Sign(t, testsupport.SNSNotification(sesTopic, "msg-1", "not json"), "2")
 		wantStatus(t, f.post(t, "/webhooks/ses", body), http.StatusBadRequest, "SES notification in the SNS Message is not JSON")
 		f.wantNone(t)
 	})
 	t.Run("Ignored", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := f.sns.Sign(t, testsupport.SNSNotification(sesTopic, "msg-o", `{"eventType": "Open", "open": {"timestamp": "2026-11-27T08:00:00.000Z"}, "mail": {"source": "digest@example.com"}}`), "2")
 		wantStatus(t, f.post(t, "/webhooks/ses", body), http.StatusOK, `"events": 0`)
 		f.wantNone(t)
@@ -313,7 +317,7 @@ func (f *webhookFixture) sendGridHeaders(t *testing.T, body []byte) []string {
 
 func TestWebhookSendGrid(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := []byte(sendGridEvents)
 		wantStatus(t, f.post(t, "/webhooks/sendgrid", body, f.sendGridHeaders(t, body)...), http.StatusOK, `"events": 5`)
 		var got []string
@@ -333,7 +337,7 @@ func TestWebhookSendGrid(t *testing.T) {
 		}
 	})
 	t.Run("ErrBadSignature", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := []byte(sendGridEvents)
 		other := testsupport.NewSendGridKey(t)
 		ts := strconv.FormatInt(f.clock.Now().Unix(), 10)
@@ -343,7 +347,7 @@ func TestWebhookSendGrid(t *testing.T) {
 		f.wantNone(t)
 	})
 	t.Run("ErrTampered", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := []byte(sendGridEvents)
 		h := f.sendGridHeaders(t, body)
 		wantStatus(t, f.post(t, "/webhooks/sendgrid", bytes.Replace(body, []byte("blocked"), []byte("bounce"), 1), h...), http.StatusUnauthorized, "signature does not verify")
@@ -353,7 +357,7 @@ func TestWebhookSendGrid(t *testing.T) {
 		f.wantNone(t)
 	})
 	t.Run("ErrStale", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := []byte(sendGridEvents)
 		h := f.sendGridHeaders(t, body)
 		f.clock.Advance(webhook.DefaultMaxAge + 1)
@@ -361,17 +365,24 @@ func TestWebhookSendGrid(t *testing.T) {
 		f.wantNone(t)
 	})
 	t.Run("ErrTooLarge", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := oversized()
 		wantStatus(t, f.post(t, "/webhooks/sendgrid", body, f.sendGridHeaders(t, body)...), http.StatusRequestEntityTooLarge, "larger than 1 MiB")
 		f.wantNone(t)
 	})
 	t.Run("ErrMalformed", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := []byte(`{"email": "bob@example.net"}`)
 		wantStatus(t, f.post(t, "/webhooks/sendgrid", body, f.sendGridHeaders(t, body)...), http.StatusBadRequest, "want a JSON array")
 		f.wantNone(t)
 	})
+}
+
+// auth is the Authorization header pair of basic auth.
+func auth(user, pass string) []string {
+	req, _ := http.NewRequest("POST", "/", nil)
+	req.SetBasicAuth(user, pass)
+	return []string{"Authorization", req.Header.Get("Authorization")}
 }
 
 const postmarkBounce = `{"RecordType": "Bounce", "MessageStream": "outbound", "ID": 4323372036854775807, "Type": "HardBounce", "TypeCode": 1,
@@ -382,13 +393,8 @@ const postmarkBounce = `{"RecordType": "Bounce", "MessageStream": "outbound", "I
   "Subject": "Both Sides, Friday 27 November"}`
 
 func TestWebhookPostmark(t *testing.T) {
-	auth := func(user, pass string) []string {
-		req, _ := http.NewRequest("POST", "/", nil)
-		req.SetBasicAuth(user, pass)
-		return []string{"Authorization", req.Header.Get("Authorization")}
-	}
 	t.Run("OK", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/postmark", []byte(postmarkBounce), auth(postmarkUser, postmarkPass)...), http.StatusOK, `"events": 1`)
 		complaint := `{"RecordType": "SpamComplaint", "MessageStream": "outbound", "ID": 42, "Type": "SpamComplaint", "TypeCode": 100001,
 		  "MessageID": "00000000-0000-0000-0000-000000000000", "Email": "ann@example.org", "BouncedAt": "2026-11-27T09:00:00Z"}`
@@ -409,7 +415,7 @@ func TestWebhookPostmark(t *testing.T) {
 		}
 	})
 	t.Run("ErrBadAuth", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		r := f.post(t, "/webhooks/postmark", []byte(postmarkBounce), auth(postmarkUser, postmarkPass+"x")...)
 		wantStatus(t, r, http.StatusUnauthorized, "wrong basic auth credentials")
 		if r.header.Get("WWW-Authenticate") == "" {
@@ -420,12 +426,12 @@ func TestWebhookPostmark(t *testing.T) {
 		f.wantNone(t)
 	})
 	t.Run("ErrTooLarge", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/postmark", oversized(), auth(postmarkUser, postmarkPass)...), http.StatusRequestEntityTooLarge, "larger than 1 MiB")
 		f.wantNone(t)
 	})
 	t.Run("ErrMalformed", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/postmark", []byte(`{"RecordType": "Bounce"`), auth(postmarkUser, postmarkPass)...), http.StatusBadRequest, "not JSON")
 		wantStatus(t, f.post(t, "/webhooks/postmark", []byte(`{"RecordType": "Bounce", "Type": "HardBounce"}`), auth(postmarkUser, postmarkPass)...), http.StatusBadRequest, "without Email or ID")
 		f.wantNone(t)
@@ -449,7 +455,7 @@ const mailgunFailed = `{"event": "failed", "id": "G9Bn5sl1TC6xpLJ3F6EvJw", "time
 
 func TestWebhookMailgun(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", f.mailgunBody(mailgunKey, "tok-1-a8ce0edb2dd8301dee6c2405235584e45aa91d1e9f979f3de0", mailgunFailed)), http.StatusOK, `"events": 1`)
 		temp := strings.NewReplacer(`"permanent"`, `"temporary"`, "G9Bn5sl1TC6xpLJ3F6EvJw", "temp-1", `"code": 550`, `"code": 452`, `"message": "5.1.1 The email account that you tried to reach does not exist."`, `"message": "mailbox full"`).Replace(mailgunFailed)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", f.mailgunBody(mailgunKey, "tok-2", temp)), http.StatusOK, `"events": 1`)
@@ -470,19 +476,19 @@ func TestWebhookMailgun(t *testing.T) {
 		}
 	})
 	t.Run("ErrBadSignature", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", f.mailgunBody("key-another-one-0123456789", "tok-1", mailgunFailed)), http.StatusUnauthorized, "signature does not verify")
 		wantStatus(t, f.post(t, "/webhooks/mailgun", []byte(`{"event-data": `+mailgunFailed+`}`)), http.StatusUnauthorized, "without signature")
 		f.wantNone(t)
 	})
 	t.Run("ErrTampered", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := f.mailgunBody(mailgunKey, "tok-1", mailgunFailed)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", bytes.Replace(body, []byte("tok-1"), []byte("tok-2"), 1)), http.StatusUnauthorized, "signature does not verify")
 		f.wantNone(t)
 	})
 	t.Run("ErrReplay", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := f.mailgunBody(mailgunKey, "tok-1", mailgunFailed)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", body), http.StatusOK, `"events": 1`)
 		f.clock.Advance(webhook.DefaultMaxAge / 2)
@@ -492,19 +498,19 @@ func TestWebhookMailgun(t *testing.T) {
 		}
 	})
 	t.Run("ErrStale", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		body := f.mailgunBody(mailgunKey, "tok-1", mailgunFailed)
 		f.clock.Advance(webhook.DefaultMaxAge + 1)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", body), http.StatusUnauthorized, "from the server's clock")
 		f.wantNone(t)
 	})
 	t.Run("ErrTooLarge", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", oversized()), http.StatusRequestEntityTooLarge, "larger than 1 MiB")
 		f.wantNone(t)
 	})
 	t.Run("ErrMalformed", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", []byte(`{"signature": `)), http.StatusBadRequest, "not JSON")
 		wantStatus(t, f.post(t, "/webhooks/mailgun", f.mailgunBody(mailgunKey, "tok-9", `{"event": "failed", "severity": "permanent"}`)), http.StatusBadRequest, "without recipient or id")
 		f.wantNone(t)
