@@ -238,7 +238,7 @@ func TestWebhookSES(t *testing.T) {
 	})
 	t.Run("ErrBadSignature", func(t *testing.T) {
 		f := newWebhookFixture(t)
-		other := testsupport.NewSNS(t, "eu-west-1") // another key, the same certificate URL
+		other := testsupport.NewOtherSNS(t, "eu-west-1") // another key, the same certificate URL
 		body := other.Sign(t, testsupport.SNSNotification(sesTopic, "msg-1", sesBounce("Permanent", "bob@example.net")), "2")
 		wantStatus(t, f.post(t, "/webhooks/ses", body), http.StatusUnauthorized, "signature does not verify")
 		f.wantNone(t)

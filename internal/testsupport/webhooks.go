@@ -40,13 +40,43 @@ type SNS struct {
 	requests []string
 }
 
+// rsaKeys are the SNS test keys, generated once per test binary (a 2048-bit
+// key takes a while on a busy machine).
+var rsaKeys struct {
+	sync.Mutex
+	keys []*rsa.PrivateKey
+}
+
+// rsaKey is the i-th test key.
+func rsaKey(tb testing.TB, i int) *rsa.PrivateKey {
+	tb.Helper()
+	rsaKeys.Lock()
+	defer rsaKeys.Unlock()
+	for len(rsaKeys.keys) <= i {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rsaKeys.keys = append(rsaKeys.keys, key)
+	}
+	return rsaKeys.keys[i]
+}
+
 // NewSNS starts the fake SNS for region.
 func NewSNS(tb testing.TB, region string) *SNS {
 	tb.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	return newSNS(tb, region, rsaKey(tb, 0))
+}
+
+// NewOtherSNS is NewSNS with another key: what it signs does not verify
+// against NewSNS's certificate.
+func NewOtherSNS(tb testing.TB, region string) *SNS {
+	tb.Helper()
+	return newSNS(tb, region, rsaKey(tb, 1))
+}
+
+func newSNS(tb testing.TB, region string, key *rsa.PrivateKey) *SNS {
+	tb.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "sns." + region + ".amazonaws.com"},
