@@ -124,12 +124,17 @@ func TestWebhooks_Store(t *testing.T) {
 		wantSubscriber(t, subs, "ann@example.org", subscribers.StatusComplained, 0)
 	})
 	t.Run("Postmark", func(t *testing.T) {
-		f, subs, _ := newStoreWebhookFixture(t, "bob@example.net")
+		f, subs, _ := newStoreWebhookFixture(t, "bob@example.net", "cy@example.net")
 		for range 2 {
 			wantStatus(t, f.post(t, "/webhooks/postmark", []byte(postmarkBounce), auth(postmarkUser, postmarkPass)...), http.StatusOK, `"events": 1`)
 		}
 		wantStatus(t, f.post(t, "/webhooks/postmark", []byte(postmarkBounce), auth(postmarkUser, "wrong-password-wrong")...), http.StatusUnauthorized, "wrong")
-		wantRows(t, f.bounceRows(t, "postmark"), "hard bob@example.net recipient bounce counted")
+		// Without an ID the same body is still one event.
+		soft := `{"RecordType": "Bounce", "Type": "SoftBounce", "Email": "cy@example.net", "Details": "smtp;452 4.2.2 Mailbox full"}`
+		for range 2 {
+			wantStatus(t, f.post(t, "/webhooks/postmark", []byte(soft), auth(postmarkUser, postmarkPass)...), http.StatusOK, `"events": 1`)
+		}
+		wantRows(t, f.bounceRows(t, "postmark"), "hard bob@example.net recipient bounce counted", "soft cy@example.net recipient ")
 		wantSubscriber(t, subs, "bob@example.net", subscribers.StatusActive, 1)
 	})
 	t.Run("Mailgun", func(t *testing.T) {

@@ -433,7 +433,7 @@ func TestWebhookPostmark(t *testing.T) {
 	t.Run("ErrMalformed", func(t *testing.T) {
 		f := newWebhookFixture(t)
 		wantStatus(t, f.post(t, "/webhooks/postmark", []byte(`{"RecordType": "Bounce"`), auth(postmarkUser, postmarkPass)...), http.StatusBadRequest, "not JSON")
-		wantStatus(t, f.post(t, "/webhooks/postmark", []byte(`{"RecordType": "Bounce", "Type": "HardBounce"}`), auth(postmarkUser, postmarkPass)...), http.StatusBadRequest, "without Email or ID")
+		wantStatus(t, f.post(t, "/webhooks/postmark", []byte(`{"RecordType": "Bounce", "Type": "HardBounce", "ID": 7}`), auth(postmarkUser, postmarkPass)...), http.StatusBadRequest, "without Email")
 		f.wantNone(t)
 	})
 }

@@ -78,10 +78,13 @@ func (p *Postmark) Events(r *http.Request, body []byte) ([]bounce.Event, error) 
 		if !ok {
 			return nil, nil
 		}
-		if rec.Email == "" || rec.ID == "" {
-			return nil, malformed("Postmark %s without Email or ID", rec.RecordType)
+		if rec.Email == "" {
+			return nil, malformed("Postmark %s without Email", rec.RecordType)
 		}
-		ev.Kind, ev.Recipient, ev.ExternalID = kind, strings.TrimSpace(rec.Email), "bounce/"+rec.ID.String()
+		ev.Kind, ev.Recipient = kind, strings.TrimSpace(rec.Email)
+		if rec.ID != "" { // without it the store tells a repeat by the body
+			ev.ExternalID = "bounce/" + rec.ID.String()
+		}
 		ev.At = orNow(rec.BouncedAt, p.now)
 		ev.Diagnostic = trimDiagnostic(rec.Details)
 		if ev.Diagnostic == "" {
@@ -89,11 +92,13 @@ func (p *Postmark) Events(r *http.Request, body []byte) ([]bounce.Event, error) 
 		}
 		ev.Status = statusIn(rec.Details)
 	case "Delivery":
-		if rec.Recipient == "" || rec.MessageID == "" {
-			return nil, malformed("Postmark Delivery without Recipient or MessageID")
+		if rec.Recipient == "" {
+			return nil, malformed("Postmark Delivery without Recipient")
 		}
 		ev.Kind, ev.Recipient = bounce.KindDelivered, strings.TrimSpace(rec.Recipient)
-		ev.ExternalID = "delivery/" + rec.MessageID + "/" + strings.ToLower(ev.Recipient)
+		if rec.MessageID != "" {
+			ev.ExternalID = "delivery/" + rec.MessageID + "/" + strings.ToLower(ev.Recipient)
+		}
 		ev.At = orNow(rec.DeliveredAt, p.now)
 		ev.Diagnostic = trimDiagnostic(rec.Details)
 		ev.Status = statusIn(rec.Details)

@@ -124,9 +124,10 @@ func (s *SendGrid) Events(r *http.Request, body []byte) ([]bounce.Event, error) 
 		if !ok {
 			continue
 		}
-		if e.Email == "" || e.ID == "" {
-			return nil, malformed("SendGrid %s event %d without email or sg_event_id", e.Event, i)
+		if e.Email == "" {
+			return nil, malformed("SendGrid %s event %d without email", e.Event, i)
 		}
+		// Without sg_event_id the store tells a repeat by the event's bytes.
 		ev := bounce.Event{Kind: kind, Recipient: strings.TrimSpace(e.Email), Source: "sendgrid", ExternalID: e.ID,
 			Raw: raw, Verified: true, At: s.cfg.Now().UTC()}
 		if e.Timestamp > 0 {
