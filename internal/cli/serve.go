@@ -151,7 +151,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 	}
 	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler(), MetricsToken: a.metricsToken, Registerer: a.registry}
 	a.metricsToken = ""
-	a.webhookWebConfig(&wcfg, db, signer)
+	if err := a.webhookWebConfig(ctx, &wcfg, db); err != nil {
+		ln.Close()
+		return err
+	}
 	closeSignUpMail, err := a.signUpWebConfig(&wcfg)
 	if err != nil {
 		ln.Close()

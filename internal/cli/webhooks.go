@@ -1,14 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
-	"bothsides/bounce"
 	"bothsides/sqlite"
-	"bothsides/subscribers"
 	"bothsides/web"
 	"bothsides/webhook"
 )
@@ -87,13 +86,17 @@ func (c *webhookConfig) providers(now func() time.Time, log *slog.Logger) ([]web
 
 // webhookWebConfig serves the configured webhooks, recording into the
 // bounce store, and logs each one's URL.
-func (a *app) webhookWebConfig(cfg *web.Config, db *sqlite.DB, signer *subscribers.Signer) {
+func (a *app) webhookWebConfig(ctx context.Context, cfg *web.Config, db *sqlite.DB) error {
 	if len(a.webhooks) == 0 {
-		return
+		return nil
 	}
-	cfg.Bounces = bounce.New(db, bounce.Config{Signer: signer, BounceLimit: a.cfg.BounceLimit, Logger: a.log})
-	cfg.Webhooks = a.webhooks
+	store, err := a.bounceStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	cfg.Bounces, cfg.Webhooks = store, a.webhooks
 	for _, p := range a.webhooks {
 		a.log.Info("webhook enabled", "provider", p.Name(), "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/webhooks/"+p.Name())
 	}
+	return nil
 }
