@@ -55,6 +55,9 @@ func (s *Server) webhook(p webhook.Provider) http.HandlerFunc {
 			}
 			counts[ev.Kind]++
 		}
+		if ack, ok := p.(webhook.Acknowledger); ok {
+			ack.Acknowledged(body)
+		}
 		if len(evs) > 0 {
 			s.cfg.Logger.Info("webhook events", "provider", p.Name(), "events", len(evs),
 				"hard", counts[bounce.KindHard], "soft", counts[bounce.KindSoft],

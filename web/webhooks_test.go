@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,16 +36,27 @@ const (
 var quiet = slog.New(slog.DiscardHandler)
 
 // recorder is a bounce.Recorder that keeps what it is given.
+// With fail set it refuses every event, as a store whose disk is full.
 type recorder struct {
 	mu     sync.Mutex
 	events []bounce.Event
+	fail   bool
 }
 
 func (r *recorder) Record(_ context.Context, ev bounce.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail {
+		return errors.New("database or disk is full")
+	}
 	r.events = append(r.events, ev)
 	return nil
+}
+
+func (r *recorder) setFail(v bool) {
+	r.mu.Lock()
+	r.fail = v
+	r.mu.Unlock()
 }
 
 func (r *recorder) all() []bounce.Event {
@@ -492,6 +504,20 @@ func TestWebhookMailgun(t *testing.T) {
 		body := f.mailgunBody(mailgunKey, "tok-1", mailgunFailed)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", body), http.StatusOK, `"events": 1`)
 		f.clock.Advance(webhook.DefaultMaxAge / 2)
+		wantStatus(t, f.post(t, "/webhooks/mailgun", body), http.StatusUnauthorized, "already used")
+		if n := len(f.rec.all()); n != 1 {
+			t.Fatalf("%d events recorded, want 1", n)
+		}
+	})
+	t.Run("RetryAfterFailure", func(t *testing.T) {
+		// A post answered 500 comes again with the same signature: it is
+		// not a replay until its events are recorded.
+		f := newWebhookFixture(t)
+		body := f.mailgunBody(mailgunKey, "tok-1", mailgunFailed)
+		f.rec.setFail(true)
+		wantStatus(t, f.post(t, "/webhooks/mailgun", body), http.StatusInternalServerError, "Something went wrong")
+		f.rec.setFail(false)
+		wantStatus(t, f.post(t, "/webhooks/mailgun", body), http.StatusOK, `"events": 1`)
 		wantStatus(t, f.post(t, "/webhooks/mailgun", body), http.StatusUnauthorized, "already used")
 		if n := len(f.rec.all()); n != 1 {
 			t.Fatalf("%d events recorded, want 1", n)

@@ -134,7 +134,7 @@ func (m *Mailgun) Events(r *http.Request, body []byte) ([]bounce.Event, error) {
 }
 
 // verify checks the HMAC-SHA256 of timestamp+token, the timestamp's age,
-// and that the token was not seen before; a good token is remembered.
+// and that the token was not seen before (Acknowledged remembers it).
 func (m *Mailgun) verify(tsText, token, sigHex string) error {
 	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
@@ -154,6 +154,28 @@ func (m *Mailgun) verify(tsText, token, sigHex string) error {
 		return unauthorized("Mailgun signature does not verify")
 	}
 	m.mu.Lock()
+	_, dup := m.seen[token]
+	m.mu.Unlock()
+	if dup {
+		return unauthorized("Mailgun signature token already used (a replay)")
+	}
+	return nil
+}
+
+// Acknowledged remembers the token of a post whose events were recorded:
+// the same post again is a replay. Two copies in flight at once may both
+// pass; the store records their event once.
+func (m *Mailgun) Acknowledged(body []byte) {
+	var b mailgunBody
+	if json.Unmarshal(body, &b) != nil || b.Signature == nil {
+		return
+	}
+	ts, err := strconv.ParseInt(b.Signature.Timestamp, 10, 64)
+	if err != nil {
+		return
+	}
+	now := m.cfg.Now()
+	m.mu.Lock()
 	defer m.mu.Unlock()
 	if now.Sub(m.pruned) > m.cfg.MaxAge {
 		// A token older than MaxAge is refused by its timestamp anyway.
@@ -164,9 +186,5 @@ func (m *Mailgun) verify(tsText, token, sigHex string) error {
 		}
 		m.pruned = now
 	}
-	if _, dup := m.seen[token]; dup {
-		return unauthorized("Mailgun signature token already used (a replay)")
-	}
-	m.seen[token] = time.Unix(ts, 0)
-	return nil
+	m.seen[b.Signature.Token] = time.Unix(ts, 0)
 }

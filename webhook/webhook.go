@@ -53,6 +53,13 @@ type Provider interface {
 	Events(r *http.Request, body []byte) ([]bounce.Event, error)
 }
 
+// Acknowledger is a Provider that must hear when a request's events have
+// all been recorded: Mailgun remembers a token only then, so that a post
+// answered 500 can come again with the same signature.
+type Acknowledger interface {
+	Acknowledged(body []byte)
+}
+
 // enhancedCode finds an RFC 3463 enhanced status code (5.1.1) in a
 // server's words.
 var enhancedCode = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
