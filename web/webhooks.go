@@ -28,10 +28,15 @@ func (s *Server) webhookRoutes(mux *http.ServeMux) {
 // the store records each event once.
 func (s *Server) webhook(p webhook.Provider) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := &userError{errTooLarge, "webhook body larger than 1 MiB"}
+		if r.ContentLength > webhook.MaxBody {
+			s.error(w, r, tooLarge)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, webhook.MaxBody))
 		if err != nil {
 			if errors.As(err, new(*http.MaxBytesError)) {
-				err = &userError{errTooLarge, "webhook body larger than 1 MiB"}
+				err = tooLarge
 			}
 			s.error(w, r, err)
 			return

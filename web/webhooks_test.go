@@ -542,3 +542,23 @@ func TestWebhookMailgun(t *testing.T) {
 		f.wantNone(t)
 	})
 }
+
+// TestWebhooks_TooLargeChunked: a body without a length is cut at the cap
+// too.
+func TestWebhooks_TooLargeChunked(t *testing.T) {
+	f := newWebhookFixture(t)
+	req, err := http.NewRequest(http.MethodPost, f.url+"/webhooks/postmark", io.MultiReader(bytes.NewReader(oversized())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(postmarkUser, postmarkPass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if got, want := resp.StatusCode, http.StatusRequestEntityTooLarge; got != want || req.ContentLength != 0 {
+		t.Fatalf("status %d (content length %d), want %d", got, req.ContentLength, want)
+	}
+	f.wantNone(t)
+}
