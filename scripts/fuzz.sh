@@ -13,6 +13,7 @@ targets=(
   "./subscribers/ FuzzVerify"
   "./subscribers/ FuzzVerify_Tamper"
   "./schedule/ FuzzParse"
+  "./webhook/ FuzzEvents"
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

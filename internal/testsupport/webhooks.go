@@ -135,6 +135,10 @@ func (s *SNS) Sign(tb testing.TB, msg map[string]string, version string) []byte 
 	if msg["Type"] != "Notification" {
 		keys = []string{"Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"}
 	}
+	// JSON carries valid UTF-8 only: sign what the receiver will read.
+	for k, v := range msg {
+		msg[k] = strings.ToValidUTF8(v, "\uFFFD")
+	}
 	var b strings.Builder
 	for _, k := range keys {
 		if v, ok := msg[k]; ok {
