@@ -17,6 +17,7 @@ targets=(
   "./schedule/ FuzzParse"
   "./bounce/ FuzzParseDSN"
   "./bounce/ FuzzParseARF"
+  "./webhook/ FuzzEvents"
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -12,10 +12,13 @@ import (
 	"bothsides/mailer"
 	"bothsides/schedule"
 	"bothsides/subscribers"
+	"bothsides/webhook"
 )
 
-// Kinds of expected errors of the web package itself: 400, 409 and 404.
+// Kinds of expected errors of the web package itself: 400, 409, 404 and
+// 413.
 var (
+	errTooLarge = errors.New("too large")
 	errBadInput = errors.New("bad input")
 	errConflict = errors.New("conflict")
 	errNotFound = errors.New("not found")
@@ -64,8 +67,12 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, subscribers.ErrInvalidToken), errors.Is(err, schedule.ErrInvalid), errors.Is(err, errBadInput),
 		errors.Is(err, subscribers.ErrInvalidAddress), errors.Is(err, subscribers.ErrInvalid),
-		errors.As(err, new(*digest.ImportError)):
+		errors.As(err, new(*digest.ImportError)), errors.Is(err, webhook.ErrMalformed):
 		return http.StatusBadRequest
+	case errors.Is(err, webhook.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, subscribers.ErrNotFound), errors.Is(err, digest.ErrStoryNotFound), errors.Is(err, digest.ErrNoEdition),
 		errors.Is(err, errNotFound), errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrReportNotFound):
 		return http.StatusNotFound
@@ -121,10 +128,10 @@ func failureOf(err error) failure {
 // progressRoute is the console's progress poll: JSON, like the API.
 const progressRoute = "GET /admin/editions/{schedule}/{date}/progress"
 
-// answersJSON reports whether r's route answers in JSON: the API and the
-// console's progress poll.
+// answersJSON reports whether r's route answers in JSON: the API, the
+// console's progress poll and the webhooks.
 func answersJSON(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/api/") || r.Pattern == progressRoute
+	return strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/webhooks/") || r.Pattern == progressRoute
 }
 
 // writeError answers a request that failed with err, in the shape of its

@@ -14,11 +14,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"bothsides/bounce"
 	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/sqlite"
 	"bothsides/subscribers"
 	"bothsides/templates"
+	"bothsides/webhook"
 )
 
 // Config configures the web server.
@@ -54,6 +56,11 @@ type Config struct {
 	// the client's IP (X-Real-IP, or X-Forwarded-For whose last entry is
 	// used); empty uses the TCP peer address.
 	ClientIPHeader string
+	// Bounces records the events the sending services' webhooks report;
+	// Webhooks are the services configured, each served at
+	// POST /webhooks/NAME. Without Bounces no webhook is served.
+	Bounces  bounce.Recorder
+	Webhooks []webhook.Provider
 }
 
 // Server holds the handlers' dependencies.
@@ -141,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /stories/{id}/report", s.reportPage)
 	// The same cross-origin refusal as sign-up's forms (see subscriberRoutes).
 	mux.Handle("POST /stories/{id}/report", http.NewCrossOriginProtection().Handler(http.HandlerFunc(s.report)))
+	s.webhookRoutes(mux)
 	if s.admin != nil {
 		s.admin.Routes(mux)
 	}

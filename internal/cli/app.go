@@ -20,6 +20,7 @@ import (
 	"bothsides/sqlite"
 	"bothsides/subscribers"
 	"bothsides/web"
+	"bothsides/webhook"
 )
 
 // app is one invocation: configuration, streams and the resources opened.
@@ -44,6 +45,9 @@ type app struct {
 	// adminLimits is serve's login limits and idle timeout (zero: the
 	// defaults).
 	adminLimits web.AdminConfig
+	// webhooks are serve's sending-service webhooks, built from their
+	// settings.
+	webhooks []webhook.Provider
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
 	commands []*command

@@ -119,6 +119,10 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 		ln.Close()
 		return err
 	}
+	if a.webhooks, err = o.Webhooks.providers(a.now, a.log); err != nil {
+		ln.Close()
+		return err
+	}
 	base := strings.TrimRight(a.cfg.BaseURL, "/")
 	return a.serve(ctx, ln, "off", func() {
 		fmt.Fprintln(a.stdout, "\nOpen:")
