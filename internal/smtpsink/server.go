@@ -74,6 +74,10 @@ type Server struct {
 	// closes the connection in the middle of the DATA transfer, before any
 	// reply: the client sees a dropped connection.
 	DropData func(to []string) bool
+	// DropAfter, when set and returning true for a message's recipients,
+	// keeps the message whole and then closes the connection without
+	// replying to its final dot: the server has it, the client cannot know.
+	DropAfter func(to []string) bool
 	// Accepted, when set, is called after a message was stored and before
 	// the server replies 250: blocking in it keeps the message in flight
 	// on the client's side although the server has it.

@@ -101,6 +101,10 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	s.srv.keep(s, data)
+	if h := s.srv.DropAfter; h != nil && h(s.to) {
+		s.conn.Conn().Close()
+		return fmt.Errorf("connection dropped by the test after the message")
+	}
 	if h := s.srv.Accepted; h != nil {
 		h(s.to)
 	}
