@@ -166,6 +166,11 @@ func (s *Server) Sync() {
 	s.mu.Unlock() // empty on purpose: Accept locks mu too
 }
 
+// HangUp, returned by OnData, closes the connection without a reply: a
+// server that gave up on its client. Whatever the client wrote after the
+// message (commands pipelined behind its final dot) is never read.
+var HangUp = errors.New("smtpsink: hang up")
+
 // Reply returns an SMTP error reply with code and text, e.g. Reply(451, "try later").
 func Reply(code int, text string) error {
 	return &smtp.SMTPError{Code: code, Message: text}

@@ -2,6 +2,7 @@ package smtpsink
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -97,6 +98,9 @@ func (s *session) Data(r io.Reader) error {
 	}
 	if h := s.srv.OnData; h != nil {
 		if err := h(s.to, data); err != nil {
+			if errors.Is(err, HangUp) {
+				s.conn.Conn().Close()
+			}
 			return err
 		}
 	}
