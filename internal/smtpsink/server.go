@@ -95,6 +95,13 @@ type Server struct {
 	// server can do: for benchmarks and for the drills' sink.
 	CountOnly bool
 
+	// Fast, set before Serve, answers with a minimal server of this
+	// package's own instead of go-smtp's, which reads a message a byte at
+	// a time: for benchmarks. It implies CountOnly and ignores the hooks,
+	// TLS and authentication (fast.go).
+	Fast bool
+
+	fast  fastConns
 	cfg   Config
 	srv   *smtp.Server
 	ln    net.Listener
@@ -147,14 +154,31 @@ func Listen(cfg Config) (*Server, error) {
 }
 
 // Serve answers connections until Close or Shutdown.
-func (s *Server) Serve() error { return s.srv.Serve(s.ln) }
+func (s *Server) Serve() error {
+	if s.Fast {
+		return s.serveFast()
+	}
+	return s.srv.Serve(s.ln)
+}
 
 // Close stops the server and closes every connection at once.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) Close() error {
+	if s.Fast {
+		err := s.ln.Close()
+		s.fast.closeAll()
+		return err
+	}
+	return s.srv.Close()
+}
 
 // Shutdown stops the server, waiting for open connections to end until ctx
-// is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// is done (the fast server closes them at once).
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.Fast {
+		return s.Close()
+	}
+	return s.srv.Shutdown(ctx)
+}
 
 // Sync publishes the hooks and switches set since the server started to
 // the sessions that start after it. Call it once they are set and before a
