@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
@@ -58,9 +57,10 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	id := found.ID
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	_ = r.ParseForm()
-	// Not r.Context(): a mail provider that hangs up while the write waits
-	// for the lock must not lose the unsubscribe it sent.
-	if err := s.subs.Unsubscribe(context.WithoutCancel(r.Context()), id); err != nil {
+	// Committed with whatever other unsubscribes are waiting, and answered
+	// once committed; a mail provider that hangs up meanwhile does not
+	// withdraw it.
+	if err := s.unsubs.Unsubscribe(id); err != nil {
 		s.error(w, r, err)
 		return
 	}
