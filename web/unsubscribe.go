@@ -64,14 +64,17 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, err)
 		return
 	}
-	sub, err := s.subs.Find(r.Context(), id)
-	if err != nil {
-		s.error(w, r, err)
-		return
+	// What the commit did, without reading the row again: an active,
+	// pending or unsubscribed reader is now unsubscribed; a bounced or
+	// complained one keeps that status.
+	sub := *found
+	switch sub.Status {
+	case subscribers.StatusActive, subscribers.StatusPending, subscribers.StatusUnsubscribed:
+		sub.Status = subscribers.StatusUnsubscribed
 	}
 	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
 	s.cfg.Logger.Info("unsubscribed", "subscriber", id, "one_click", oneClick)
-	d := s.unsubscribeData(sub, token)
+	d := s.unsubscribeData(&sub, token)
 	d.Done = true
 	s.render(w, r, http.StatusOK, "unsubscribe", d)
 }
