@@ -2,6 +2,8 @@ package mailer_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -203,6 +205,45 @@ func TestSMTP_PipeliningNext(t *testing.T) {
 		}
 		if got := len(srv.Messages()); got != 2 {
 			t.Fatalf("server took %d messages, want 2", got)
+		}
+	})
+	t.Run("DKIM", func(t *testing.T) {
+		// The next message is signed before its commands go (its SIZE
+		// counts the signature); each arrives with its own signature,
+		// made once, and SIZE as declared.
+		srv := testsupport.StartSMTP(t)
+		pub, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := mailer.NewDKIM(key, "s1", "news.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := mailer.NewSMTP(mailer.Config{URL: srv.URL(), Timeout: 5 * time.Second, DKIM: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, err := range chain(t, c, from, "a@example.org", "b@example.org", "c@example.org") {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		msgs := srv.Messages()
+		if len(msgs) != 3 {
+			t.Fatalf("server took %d messages, want 3", len(msgs))
+		}
+		for _, m := range msgs {
+			if vs, err := testsupport.VerifyDKIM(m.Data, "s1", "news.example.com", pub); err != nil || len(vs) != 1 {
+				t.Fatalf("%s: DKIM %v (%d signatures), want one that verifies", m.To[0], err, len(vs))
+			}
+			if m.Size != int64(len(m.Data)) {
+				t.Fatalf("%s: SIZE=%d for %d bytes", m.To[0], m.Size, len(m.Data))
+			}
+		}
+		if _, total := srv.Conns(); total != 1 {
+			t.Fatalf("%d connections, want 1", total)
 		}
 	})
 	t.Run("OtherMessage", func(t *testing.T) {
