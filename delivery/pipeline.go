@@ -234,7 +234,12 @@ func (r *run) work(ctx context.Context, conn Conn) {
 	var done []*outcome // outcomes not yet sent to the committer
 	var cur *job        // claimed, to be sent next
 	var curID string
-	buf := make([]byte, 0, r.mail.size())
+	// Two buffers: the next message may be built while this one is still
+	// going out, so that its commands go with this one's final dot.
+	var bufs [2][]byte
+	bufs[0] = make([]byte, 0, r.mail.size())
+	k := 0               // the buffer of cur's message
+	var pre *mailer.Next // cur's message and envelope sender, built ahead (in bufs[k])
 	replies := make(chan reply, 1)
 	for {
 		if cur == nil {
@@ -266,17 +271,35 @@ func (r *run) work(ctx context.Context, conn Conn) {
 			}
 			return rep
 		}
-		o := r.deliver(ctx, conn, cur, curID, &buf, func() error {
+		var ahead *mailer.Next
+		confirm := func() error {
 			if rep := wait(); rep.err != nil || rep.stop {
 				return errStopped
 			}
 			return ctx.Err()
-		})
+		}
+		// Called after confirm, before the dot: the next message, when it
+		// is claimed and the rate allows it now. It never waits.
+		handNext := func() *mailer.Next {
+			if next == nil || !rep.claimed || ctx.Err() != nil || !r.limiter.Allow() {
+				return nil
+			}
+			m, from, err := r.build(*next, q.msgID, &bufs[1-k])
+			if err != nil {
+				return nil // its own deliver reports it
+			}
+			ahead = &mailer.Next{From: from, To: next.email, Raw: m}
+			return ahead
+		}
+		o := r.deliver(ctx, conn, cur, curID, pre, &bufs[k], confirm, handNext)
 		wait()
 		done = append(done, o)
-		cur = nil
+		cur, pre = nil, nil
 		if next != nil && rep.claimed {
 			cur, curID = next, q.msgID
+			if ahead != nil {
+				pre, k = ahead, 1-k
+			}
 		}
 		if rep.err != nil || rep.stop || ctx.Err() != nil {
 			if cur != nil {
@@ -324,27 +347,40 @@ func (r *run) request(done []*outcome, claim *job, replies chan reply) *request 
 }
 
 // deliver sends one claimed job; confirm runs before the message's final
-// dot and aborts it with an error.
-func (r *run) deliver(ctx context.Context, conn Conn, j *job, msgID string, buf *[]byte, confirm func() error) *outcome {
-	if err := r.limiter.Wait(ctx); err != nil {
-		return &outcome{job: *j, unsent: true}
-	}
+// dot and aborts it with an error; next hands over the message after it
+// (mailer.Raw.Next). pre is the job's message when it was built ahead,
+// with its rate token taken; otherwise it is built into buf.
+func (r *run) deliver(ctx context.Context, conn Conn, j *job, msgID string, pre *mailer.Next, buf *[]byte, confirm func() error, next func() *mailer.Next) *outcome {
 	var m mailer.Raw
 	var from string
-	em, err := r.mailFor(j.topics)
-	if err == nil {
-		m, from, err = em.build((*buf)[:0], r.s, r.e.ID, *j, msgID)
-		*buf = m.Data
+	if pre != nil {
+		m, from = pre.Raw, pre.From
+	} else {
+		if err := r.limiter.Wait(ctx); err != nil {
+			return &outcome{job: *j, unsent: true}
+		}
+		var err error
+		if m, from, err = r.build(*j, msgID, buf); err != nil {
+			return &outcome{job: *j, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
+		}
 	}
-	if err != nil {
-		return &outcome{job: *j, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
-	}
-	m.Confirm = confirm
+	m.Confirm, m.Next = confirm, next
 	start := time.Now()
-	err = conn.SendRaw(ctx, from, j.email, m)
+	err := conn.SendRaw(ctx, from, j.email, m)
 	if err != nil && (errors.Is(err, errStopped) || ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 		// Aborted before the relay took it: back to the queue.
 		return &outcome{job: *j, unsent: true}
 	}
 	return &outcome{job: *j, err: err, latency: time.Since(start)}
+}
+
+// build makes j's message in buf, which it keeps for the next one.
+func (r *run) build(j job, msgID string, buf *[]byte) (mailer.Raw, string, error) {
+	em, err := r.mailFor(j.topics)
+	if err != nil {
+		return mailer.Raw{}, "", err
+	}
+	m, from, err := em.build((*buf)[:0], r.s, r.e.ID, j, msgID)
+	*buf = m.Data
+	return m, from, err
 }

@@ -642,3 +642,99 @@ func TestSender_RepliesRedactedInLogs(t *testing.T) {
 		t.Fatalf("ledger reply %q: want the relay's words, address included", reply)
 	}
 }
+
+// handOverConn records, for each message, whether the worker handed over
+// the next one before the dot (mailer.Raw.Next) and to whom.
+type handOverConn struct {
+	delivery.Conn
+	mu     *sync.Mutex
+	handed *[]string
+}
+
+func (c handOverConn) SendRaw(ctx context.Context, from, to string, m mailer.Raw) error {
+	if next := m.Next; next != nil {
+		m.Next = func() *mailer.Next {
+			n := next()
+			if n != nil {
+				c.mu.Lock()
+				*c.handed = append(*c.handed, n.To)
+				c.mu.Unlock()
+			}
+			return n
+		}
+	}
+	return c.Conn.SendRaw(ctx, from, to, m)
+}
+
+// TestSender_PipelinesNext sends over one connection through the sink with
+// faults behind pipelined dots: the second reader's RCPT refused, a 451 to
+// a dot, the connection dropped after another's dot. Each worker hands
+// over its next message before the dot; every reply lands on its own
+// message in the ledger; the dropped one is sent again (its one duplicate),
+// and every other reader gets exactly one copy.
+func TestSender_PipelinesNext(t *testing.T) {
+	const n = 8
+	f := newFixture(t, n)
+	gone, late, dropped := f.emails[1], f.emails[3], f.emails[5]
+	var once451, onceDrop atomic.Bool
+	f.srv.OnRcpt = func(to string) error {
+		if to == gone {
+			return testsupport.Reply(550, "5.1.1 no such user")
+		}
+		return nil
+	}
+	f.srv.OnData = func(to []string, _ []byte) error {
+		if to[0] == late && once451.CompareAndSwap(false, true) {
+			return testsupport.Reply(451, "4.3.0 try later")
+		}
+		return nil
+	}
+	f.srv.DropAfter = func(to []string) bool { return to[0] == dropped && onceDrop.CompareAndSwap(false, true) }
+	f.srv.Sync()
+	relay, err := mailer.NewSMTP(mailer.Config{URL: f.srv.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var handed []string
+	s := delivery.NewSender(delivery.Config{From: "Both Sides <digest@news.example.com>", BaseURL: "https://news.example.com",
+		Connections: 1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, f.db, f.render, f.signer,
+		func() delivery.Conn { return handOverConn{Conn: relay.Open(), mu: &mu, handed: &handed} })
+	s.Sleep = func(ctx context.Context, d time.Duration) error { f.clock.Advance(d); return ctx.Err() }
+	if _, err := s.Send(context.Background(), f.e); err != nil {
+		t.Fatal(err)
+	}
+	got := f.received()
+	for _, e := range f.emails {
+		want := 1
+		switch e {
+		case gone:
+			want = 0
+		case dropped:
+			want = 2 // taken, its reply lost: sent again
+		}
+		if got[e] != want {
+			t.Errorf("%s: %d copies, want %d", e, got[e], want)
+		}
+	}
+	for _, tc := range []struct {
+		email    string
+		status   string
+		attempts int
+		code     int
+	}{{gone, "failed", 1, 550}, {late, "sent", 2, 250}, {dropped, "sent", 2, 250}, {f.emails[0], "sent", 1, 250}} {
+		status, attempts, code, reply := f.delivery(t, tc.email)
+		if status != tc.status || attempts != tc.attempts || code != tc.code {
+			t.Errorf("%s: %s after %d attempts, code %d (%s); want %s, %d, %d", tc.email, status, attempts, code, reply, tc.status, tc.attempts, tc.code)
+		}
+	}
+	// The first pass hands over each next reader before the dot, the
+	// refused one included (its RCPT goes behind the first's dot), but not
+	// the one after it: a message refused before its DATA has no dot.
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{f.emails[1], f.emails[3], f.emails[4], f.emails[5], f.emails[6], f.emails[7]}
+	if len(handed) < len(want) || fmt.Sprint(handed[:len(want)]) != fmt.Sprint(want) {
+		t.Fatalf("handed over %v, want %v first", handed, want)
+	}
+}

@@ -131,10 +131,12 @@ func startFaulty(t *testing.T, plan faultPlan, stallFor time.Duration) *faultySe
 		case perm554:
 			return testsupport.Reply(554, "5.6.0 content rejected, drill")
 		case stall:
-			// Say nothing until the client has given up; the message is
-			// not stored.
+			// Say nothing until the client has given up, then hang up as
+			// a server that gave up on its client does; the message is
+			// not stored, and what the client pipelined behind its dot
+			// (the next message's commands) is never read.
 			time.Sleep(f.stall)
-			return testsupport.Reply(451, "4.4.2 too late, drill")
+			return testsupport.HangUp
 		}
 		return nil
 	}

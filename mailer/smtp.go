@@ -56,6 +56,10 @@ type SMTP struct {
 	raw *net.TCPConn
 	// pipelining says the relay advertised PIPELINING (RFC 2920).
 	pipelining bool
+	// pending is the next message whose MAIL, RCPT and DATA went with
+	// the last dot, their replies unread; nil when none.
+	pending *pending
+	cmdBuf  []byte // reused for the commands that go with a dot
 }
 
 // ParseURL checks an SMTP URL and returns the go-mail options it stands for.
@@ -213,7 +217,7 @@ func (s *SMTP) drop() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
-	s.client, s.conn, s.raw = nil, nil, nil
+	s.client, s.conn, s.raw, s.pending = nil, nil, nil, nil
 }
 
 // Send builds m with go-mail and delivers it like an edition's copy, through
@@ -234,17 +238,20 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 // cancellation before the transaction starts stops it: a transaction once
 // begun runs to its end or its timeout, so that its outcome is known.
 func (s *SMTP) SendRaw(ctx context.Context, from, to string, m Raw) error {
-	msg := m.Data
-	var sig []byte
-	if s.dkim != nil {
-		var err error
-		if sig, err = s.dkim.Sign(msg, m.BodyOffset); err != nil {
-			return &Error{Stage: "dkim", Permanent: true, Err: err}
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p := s.takePending(from, to, m); p != nil {
+		// MAIL, RCPT and DATA went with the previous message's dot.
+		if err := s.resume(); err != nil {
+			return err
+		}
+		return s.data(to, p.sig, m)
+	}
+	sig, err := s.sign(m)
+	if err != nil {
 		return err
 	}
 	if err := s.dial(ctx); err != nil {
@@ -255,14 +262,26 @@ func (s *SMTP) SendRaw(ctx context.Context, from, to string, m Raw) error {
 		s.drop()
 		return &Error{Stage: "connect", Err: err}
 	}
-	mailLine, rcptLine, err := envelope(c.Extension, from, to, msg, m.DotSafe, len(sig)+len(msg))
+	mailLine, rcptLine, err := envelope(c.Extension, from, to, m.Data, m.DotSafe, len(sig)+len(m.Data))
 	if err != nil {
 		return err
 	}
 	if err := s.begin(mailLine, rcptLine); err != nil {
 		return err
 	}
-	return s.data(to, sig, msg, m.DotSafe, m.Confirm)
+	return s.data(to, sig, m)
+}
+
+// sign returns the DKIM signature of m when the connection has a key.
+func (s *SMTP) sign(m Raw) ([]byte, error) {
+	if s.dkim == nil {
+		return nil, nil
+	}
+	sig, err := s.dkim.Sign(m.Data, m.BodyOffset)
+	if err != nil {
+		return nil, &Error{Stage: "dkim", Permanent: true, Err: err}
+	}
+	return sig, nil
 }
 
 // fail classifies an error of the SMTP conversation. A reply from the relay
@@ -309,6 +328,13 @@ func (s *SMTP) Close() error {
 	defer s.mu.Unlock()
 	if s.conn == nil {
 		return nil
+	}
+	if s.pending != nil {
+		// A begun transaction that will not be sent: only hanging up
+		// ends it without a message.
+		err := s.conn.Close()
+		s.drop()
+		return err
 	}
 	err := s.conn.Quit()
 	if err != nil {

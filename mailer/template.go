@@ -166,6 +166,15 @@ type Raw struct {
 	// (the connection is closed, so the relay discards it) and is returned
 	// by SendRaw.
 	Confirm func() error
+	// Next, when set, is called after Confirm and before the final dot,
+	// only when the relay offers PIPELINING: it returns the message the
+	// caller will send next on this connection if it already has it in
+	// hand, or nil (it must not wait for one: the dot waits for it). That
+	// message's MAIL FROM, RCPT TO and DATA then go in the same write as
+	// this message's dot (RFC 2920), and the caller's next SendRaw on the
+	// connection must be for the same sender, recipient and Data; any
+	// other call hangs up first, discarding the begun transaction.
+	Next func() *Next
 }
 
 // Append appends the complete message for r to dst and returns it.

@@ -354,6 +354,48 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64) error {
 	return nil
 }
 
+// UnsubscribeMany unsubscribes each of ids in one durable transaction, as
+// Unsubscribe does one: for a burst of one-click unsubscribes, committed
+// together. It returns one error per id (ErrNotFound for a subscriber that
+// no longer exists, which fails no other), or the transaction's error, in
+// which case none of them was recorded.
+func (s *Store) UnsubscribeMany(ctx context.Context, ids []int64) ([]error, error) {
+	now := sqlite.Time(s.db.Now())
+	errs := make([]error, len(ids))
+	err := s.db.DurableTx(ctx, func(tx *sql.Tx) error {
+		clear(errs)
+		stmt, err := tx.PrepareContext(ctx, `UPDATE subscribers
+			SET status = 'unsubscribed', updated_at = ?, unsubscribed_at = COALESCE(unsubscribed_at, ?), confirm_sent_at = NULL
+			WHERE id = ? AND status IN ('active', 'pending', 'unsubscribed')`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, id := range ids {
+			res, err := stmt.ExecContext(ctx, now, now, id)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				continue
+			}
+			switch err := mustExist(ctx, tx, id); {
+			case errors.Is(err, ErrNotFound):
+				errs[i] = err
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unsubscribe %d subscribers: %w", len(ids), err)
+	}
+	return errs, nil
+}
+
 // SetStatus sets a subscriber's status, as an administrator does. Moving to
 // active clears the unsubscribe time and the bounce count.
 func (s *Store) SetStatus(ctx context.Context, id int64, st Status) error {

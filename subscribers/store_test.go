@@ -146,6 +146,31 @@ func TestStore_Unsubscribe(t *testing.T) {
 	}
 }
 
+func TestStore_UnsubscribeMany(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testsupport.MustOpenDB(t)
+	s := subscribers.NewStore(db)
+	a, b := mustAdd(t, s, "a@example.com", ""), mustAdd(t, s, "b@example.com", "")
+	bounced := mustAdd(t, s, "c@example.com", "")
+	if err := s.SetStatus(ctx, bounced.ID, subscribers.StatusBounced); err != nil {
+		t.Fatal(err)
+	}
+	// A subscriber gone meanwhile fails only its own entry; a bounced one
+	// stays bounced, as with Unsubscribe.
+	errs, err := s.UnsubscribeMany(ctx, []int64{a.ID, 9999, b.ID, bounced.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 4 || errs[0] != nil || !errors.Is(errs[1], subscribers.ErrNotFound) || errs[2] != nil || errs[3] != nil {
+		t.Fatalf("errs=%v, want nil, ErrNotFound, nil, nil", errs)
+	}
+	for id, want := range map[int64]subscribers.Status{a.ID: subscribers.StatusUnsubscribed, b.ID: subscribers.StatusUnsubscribed, bounced.ID: subscribers.StatusBounced} {
+		if got, _ := s.Find(ctx, id); got.Status != want || (want == subscribers.StatusUnsubscribed && got.UnsubscribedAt.IsZero()) {
+			t.Fatalf("subscriber %d: %s (unsubscribed at %v), want %s", id, got.Status, got.UnsubscribedAt, want)
+		}
+	}
+}
+
 func TestStore_Preferences(t *testing.T) {
 	ctx := context.Background()
 	db, clock := testsupport.MustOpenDB(t)

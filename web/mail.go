@@ -132,11 +132,12 @@ func (s *Server) expirePending() {
 	}
 }
 
-// Close sends the sign-up mails still held, retries pulled forward (for
-// at most 15 seconds; the rest are logged and counted as dropped), and stops
-// the background work. Call it after the HTTP server has shut down and
-// before the database closes.
+// Close commits the unsubscribes still queued, sends the sign-up mails
+// still held, retries pulled forward (for at most 15 seconds; the rest are
+// logged and counted as dropped), and stops the background work. Call it
+// after the HTTP server has shut down and before the database closes.
 func (s *Server) Close() {
+	s.unsubs.Close()
 	if s.out == nil {
 		return
 	}

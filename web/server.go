@@ -74,6 +74,7 @@ type Server struct {
 	pages    map[string]*template.Template
 	mails    struct{ confirm, active, links subscriberMail }
 	out      *outbox
+	unsubs   *unsubscribeQueue // one-click unsubscribes, committed in groups
 	// expireStop and expireDone stop the hourly expiry of unconfirmed
 	// sign-ups; closing makes Close idempotent.
 	expireStop, expireDone chan struct{}
@@ -104,6 +105,7 @@ func New(cfg Config, db *sqlite.DB, stories *digest.Store, subs *subscribers.Sto
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Server{cfg: cfg, db: db, stories: stories, subs: subs, signer: signer, renderer: r, pages: map[string]*template.Template{}}
+	s.unsubs = newUnsubscribeQueue(subs.UnsubscribeMany)
 	for _, name := range []string{"unsubscribe", "message", "editions", "story", "preferences", "report", "subscribe", "confirm"} {
 		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templates.FS, "web/layout.html", "web/"+name+".html")
 		if err != nil {

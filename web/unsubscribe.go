@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
@@ -58,20 +57,24 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	id := found.ID
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	_ = r.ParseForm()
-	// Not r.Context(): a mail provider that hangs up while the write waits
-	// for the lock must not lose the unsubscribe it sent.
-	if err := s.subs.Unsubscribe(context.WithoutCancel(r.Context()), id); err != nil {
+	// Committed with whatever other unsubscribes are waiting, and answered
+	// once committed; a mail provider that hangs up meanwhile does not
+	// withdraw it.
+	if err := s.unsubs.Unsubscribe(id); err != nil {
 		s.error(w, r, err)
 		return
 	}
-	sub, err := s.subs.Find(r.Context(), id)
-	if err != nil {
-		s.error(w, r, err)
-		return
+	// What the commit did, without reading the row again: an active,
+	// pending or unsubscribed reader is now unsubscribed; a bounced or
+	// complained one keeps that status.
+	sub := *found
+	switch sub.Status {
+	case subscribers.StatusActive, subscribers.StatusPending, subscribers.StatusUnsubscribed:
+		sub.Status = subscribers.StatusUnsubscribed
 	}
 	oneClick := r.PostForm.Get("List-Unsubscribe") == "One-Click"
 	s.cfg.Logger.Info("unsubscribed", "subscriber", id, "one_click", oneClick)
-	d := s.unsubscribeData(sub, token)
+	d := s.unsubscribeData(&sub, token)
 	d.Done = true
 	s.render(w, r, http.StatusOK, "unsubscribe", d)
 }

@@ -17,8 +17,8 @@ import (
 // message, dot-stuffed once beforehand. With pipelined (RFC 2920, which the
 // sink advertises) MAIL, RCPT and DATA go in one write and their three
 // replies are read after it, then the message and its end in one write and
-// its reply: two round trips per message. Without, it waits for each reply
-// as go-mail does: four round trips.
+// its reply, the next message's commands going with that dot: one round
+// trip per message. Without, it waits for each reply: four round trips.
 func rawSend(ctx context.Context, addr string, conns, n int, pipelined bool, from string, msg []byte) error {
 	var stuffed bytes.Buffer
 	dw := textproto.NewWriter(bufio.NewWriter(&stuffed)).DotWriter()
@@ -70,39 +70,71 @@ func rawConn(ctx context.Context, addr string, n int, next *atomic.Int64, pipeli
 	if pipelined && !advertises(ext, "PIPELINING") {
 		return fmt.Errorf("raw client: the sink does not advertise PIPELINING")
 	}
+	if pipelined {
+		return rawPipelined(c, nc, next, n, from, body)
+	}
 	for {
 		i := next.Add(1)
 		if i > int64(n) {
 			return cmd(221, "QUIT")
 		}
-		if pipelined {
-			// One write for the three commands: they fit textproto's
-			// 4 KB buffer, flushed once.
-			fmt.Fprintf(c.W, "MAIL FROM:<%s>\r\nRCPT TO:<raw%d@example.com>\r\nDATA\r\n", from, i)
-			if err := c.W.Flush(); err != nil {
-				return err
-			}
-			for _, code := range []int{250, 250, 354} {
-				if _, _, err := c.ReadResponse(code); err != nil {
-					return err
-				}
-			}
-		} else {
-			if err := cmd(250, "MAIL FROM:<%s>", from); err != nil {
-				return err
-			}
-			if err := cmd(250, "RCPT TO:<raw%d@example.com>", i); err != nil {
-				return err
-			}
-			if err := cmd(354, "DATA"); err != nil {
-				return err
-			}
+		if err := cmd(250, "MAIL FROM:<%s>", from); err != nil {
+			return err
 		}
-		// The message and its final dot in one write, past the buffer.
+		if err := cmd(250, "RCPT TO:<raw%d@example.com>", i); err != nil {
+			return err
+		}
+		if err := cmd(354, "DATA"); err != nil {
+			return err
+		}
 		if _, err := nc.Write(body); err != nil {
 			return err
 		}
 		if _, _, err := c.ReadResponse(250); err != nil {
+			return err
+		}
+	}
+}
+
+// rawPipelined is the pipelined raw client's loop: MAIL, RCPT and DATA in
+// one write, then the message, its final dot and the next message's three
+// commands in one write (RFC 2920), so that each message costs one round
+// trip: the dot's reply and the next three come back together.
+func rawPipelined(c *textproto.Conn, nc net.Conn, next *atomic.Int64, n int, from string, body []byte) error {
+	group := func(dst []byte, i int64) []byte {
+		return fmt.Appendf(dst, "MAIL FROM:<%s>\r\nRCPT TO:<raw%d@example.com>\r\nDATA\r\n", from, i)
+	}
+	i := next.Add(1)
+	if i > int64(n) {
+		_, err := nc.Write([]byte("QUIT\r\n"))
+		return err
+	}
+	if _, err := nc.Write(group(nil, i)); err != nil {
+		return err
+	}
+	var cmds []byte
+	for {
+		for _, code := range []int{250, 250, 354} {
+			if _, _, err := c.ReadResponse(code); err != nil {
+				return err
+			}
+		}
+		i = next.Add(1)
+		cmds = cmds[:0]
+		if i <= int64(n) {
+			cmds = group(cmds, i)
+		} else {
+			cmds = append(cmds, "QUIT\r\n"...)
+		}
+		bufs := net.Buffers{body, cmds}
+		if _, err := bufs.WriteTo(nc); err != nil {
+			return err
+		}
+		if _, _, err := c.ReadResponse(250); err != nil {
+			return err
+		}
+		if i > int64(n) {
+			_, _, err := c.ReadResponse(221)
 			return err
 		}
 	}

@@ -345,3 +345,48 @@ func firstDiff(got, want string) string {
 }
 
 func portOfAddr(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+
+// TestPostfix_PipelinedEdition sends an edition over one connection to a
+// strict Postfix that forbids unauthorized pipelining and refuses the
+// second reader's address: each message's commands go with the previous
+// message's final dot (RFC 2920), every accepted message arrives exactly
+// once, the refused one is a bounce in the ledger, and Postfix saw no
+// improper pipelining.
+func TestPostfix_PipelinedEdition(t *testing.T) {
+	pf := testsupport.StartPostfix(t, testsupport.PostfixOptions{RequireTLS: true, Username: postfixUser, Password: postfixPassword,
+		RejectRecipients: []string{"gone@example.org"}})
+	c := newCLI(t)
+	c.env["BOTHSIDES_SMTP_URL"] = pf.URL()
+	c.env["BOTHSIDES_FROM"] = postfixFrom
+	day := testsupport.Epoch.Add(-3 * time.Hour)
+	c.must(importFile(t, story("alpha", "Alpha story", day, "left", "center", "right")), "stories", "import", "-")
+	readers := []string{"ana@example.com", "gone@example.org", "ben@example.org", "chidi@example.net", "dan@example.com", "eve@example.org"}
+	for _, r := range readers {
+		c.must("", "subscribers", "add", r)
+	}
+	// The refused reader fails the command (exit 1), the rest are sent.
+	if out, _, err := c.run("", "send", "--date", "2026-11-27", "--connections", "1"); err == nil || !strings.Contains(out, "5 sent, 1 failed") {
+		t.Fatalf("send: %q (%v), want 5 sent and 1 failed", out, err)
+	}
+	pf.WaitMessages(t, len(readers)-1)
+	if show := c.must("", "editions", "show", "2026-11-27"); !strings.Contains(show, "deliveries: 6 total, 5 sent, 1 failed") {
+		t.Fatalf("editions show:\n%s", show)
+	}
+	for _, r := range readers {
+		want := 1
+		if r == "gone@example.org" {
+			want = 0
+		}
+		if got := len(pf.Sink.To(r)); got != want {
+			t.Errorf("%s: %d messages at the sink, want %d", r, got, want)
+		}
+	}
+	log := pf.Log()
+	if strings.Contains(log, "improper command pipelining") {
+		t.Fatalf("Postfix saw improper pipelining:\n%s", log)
+	}
+	// One connection carried all six transactions, one refused at RCPT.
+	if !regexp.MustCompile(`disconnect from .* mail=6 rcpt=5/6 data=5/6 `).MatchString(log) {
+		t.Fatalf("no disconnect line with mail=6 rcpt=5/6 data=5/6 in the maillog:\n%s", log)
+	}
+}

@@ -74,6 +74,10 @@ type Server struct {
 	// closes the connection in the middle of the DATA transfer, before any
 	// reply: the client sees a dropped connection.
 	DropData func(to []string) bool
+	// DropAfter, when set and returning true for a message's recipients,
+	// keeps the message whole and then closes the connection without
+	// replying to its final dot: the server has it, the client cannot know.
+	DropAfter func(to []string) bool
 	// Accepted, when set, is called after a message was stored and before
 	// the server replies 250: blocking in it keeps the message in flight
 	// on the client's side although the server has it.
@@ -91,6 +95,13 @@ type Server struct {
 	// server can do: for benchmarks and for the drills' sink.
 	CountOnly bool
 
+	// Fast, set before Serve, answers with a minimal server of this
+	// package's own instead of go-smtp's, which reads a message a byte at
+	// a time: for benchmarks. It implies CountOnly and ignores the hooks,
+	// TLS and authentication (fast.go).
+	Fast bool
+
+	fast  fastConns
 	cfg   Config
 	srv   *smtp.Server
 	ln    net.Listener
@@ -143,14 +154,31 @@ func Listen(cfg Config) (*Server, error) {
 }
 
 // Serve answers connections until Close or Shutdown.
-func (s *Server) Serve() error { return s.srv.Serve(s.ln) }
+func (s *Server) Serve() error {
+	if s.Fast {
+		return s.serveFast()
+	}
+	return s.srv.Serve(s.ln)
+}
 
 // Close stops the server and closes every connection at once.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) Close() error {
+	if s.Fast {
+		err := s.ln.Close()
+		s.fast.closeAll()
+		return err
+	}
+	return s.srv.Close()
+}
 
 // Shutdown stops the server, waiting for open connections to end until ctx
-// is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// is done (the fast server closes them at once).
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.Fast {
+		return s.Close()
+	}
+	return s.srv.Shutdown(ctx)
+}
 
 // Sync publishes the hooks and switches set since the server started to
 // the sessions that start after it. Call it once they are set and before a
@@ -161,6 +189,11 @@ func (s *Server) Sync() {
 	s.mu.Lock()
 	s.mu.Unlock() // empty on purpose: Accept locks mu too
 }
+
+// HangUp, returned by OnData, closes the connection without a reply: a
+// server that gave up on its client. Whatever the client wrote after the
+// message (commands pipelined behind its final dot) is never read.
+var HangUp = errors.New("smtpsink: hang up")
 
 // Reply returns an SMTP error reply with code and text, e.g. Reply(451, "try later").
 func Reply(code int, text string) error {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/textproto"
 	"strings"
@@ -204,4 +205,77 @@ func BenchmarkServer_CountOnly(b *testing.B) {
 	if got, want := s.Count(), b.N; got != want {
 		b.Fatalf("Count=%d, want %d", got, want)
 	}
+}
+
+// TestServer_Fast checks the benchmark's server: every message counted
+// once however it is written (one command at a time, pipelined, the next
+// message's commands behind the dot), a line that starts with a dot or is
+// longer than the read buffer not taken for the end, and refusals where
+// SMTP wants them.
+func TestServer_Fast(t *testing.T) {
+	s := start(t, smtpsink.Config{}, func(s *smtpsink.Server) { s.Fast = true })
+	t.Run("Messages", func(t *testing.T) {
+		s.Reset()
+		for range 3 {
+			if err := send(t, s, "a@example.com"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := s.Count(); got != 3 {
+			t.Fatalf("Count=%d, want 3", got)
+		}
+	})
+	t.Run("Pipelined", func(t *testing.T) {
+		s.Reset()
+		conn, err := net.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		text := textproto.NewConn(conn)
+		if _, _, err := text.ReadResponse(220); err != nil {
+			t.Fatal(err)
+		}
+		long := strings.Repeat("x", 100<<10) // past the 64 KB buffer
+		// A lone dot inside a long line, a stuffed dot line, then the next
+		// message's commands behind the dot, and a refused DATA.
+		body := "Subject: hi\r\n\r\n" + long + ".\r\n" + "..\r\n" + ". not the end\r\n"
+		fmt.Fprintf(text.W, "EHLO t\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+		text.W.Flush()
+		for _, code := range []int{250, 250, 250, 354} {
+			if _, _, err := text.ReadResponse(code); err != nil {
+				t.Fatalf("want %d: %v", code, err)
+			}
+		}
+		fmt.Fprintf(text.W, "%s.\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n", body)
+		text.W.Flush()
+		for _, code := range []int{250, 250, 250, 354} {
+			if _, _, err := text.ReadResponse(code); err != nil {
+				t.Fatalf("want %d: %v", code, err)
+			}
+		}
+		fmt.Fprintf(text.W, "short\r\n.\r\nMAIL FROM:<a@example.com>\r\nDATA\r\nRSET\r\nQUIT\r\n")
+		text.W.Flush()
+		for _, code := range []int{250, 250, 554, 250, 221} {
+			if _, _, err := text.ReadResponse(code); err != nil {
+				t.Fatalf("want %d: %v", code, err)
+			}
+		}
+		if got := s.Count(); got != 2 {
+			t.Fatalf("Count=%d, want 2", got)
+		}
+	})
+	t.Run("Close", func(t *testing.T) {
+		conn, err := net.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		bufio.NewReader(conn).ReadString('\n')
+		s.Close()
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Fatal("connection still open after Close")
+		}
+	})
 }

@@ -2,6 +2,7 @@ package smtpsink
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -97,10 +98,17 @@ func (s *session) Data(r io.Reader) error {
 	}
 	if h := s.srv.OnData; h != nil {
 		if err := h(s.to, data); err != nil {
+			if errors.Is(err, HangUp) {
+				s.conn.Conn().Close()
+			}
 			return err
 		}
 	}
 	s.srv.keep(s, data)
+	if h := s.srv.DropAfter; h != nil && h(s.to) {
+		s.conn.Conn().Close()
+		return fmt.Errorf("connection dropped by the test after the message")
+	}
 	if h := s.srv.Accepted; h != nil {
 		h(s.to)
 	}

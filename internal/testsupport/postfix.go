@@ -32,6 +32,10 @@ type PostfixOptions struct {
 	// (PLAIN or LOGIN, offered after STARTTLS only). Without them it relays
 	// for any client on 127.0.0.0/8.
 	Username, Password string
+	// RejectRecipients are addresses smtpd refuses at RCPT TO (554,
+	// "Recipient address rejected"), for a refusal in the middle of a
+	// pipelined conversation.
+	RejectRecipients []string
 }
 
 // Postfix is a private Postfix instance started by StartPostfix: its smtpd
@@ -213,6 +217,13 @@ cyrus_sasl_config_path = %s
 smtpd_sasl_local_domain = %s
 smtpd_sasl_security_options = noanonymous
 `, filepath.Join(conf, "sasl"), postfixRealm)
+	}
+	if len(p.opts.RejectRecipients) > 0 {
+		var rules []string
+		for _, a := range p.opts.RejectRecipients {
+			rules = append(rules, a+"=REJECT")
+		}
+		sasl += "smtpd_recipient_restrictions = check_recipient_access inline:{" + strings.Join(rules, ", ") + "}\n"
 	}
 	mainCF := fmt.Sprintf(`# A private, strict Postfix for one test (internal/testsupport/postfix.go).
 compatibility_level = 3.6

@@ -48,6 +48,10 @@ type SMTPOptions struct {
 // Reply returns an SMTP error reply with code and text, e.g. Reply(451, "try later").
 func Reply(code int, text string) error { return smtpsink.Reply(code, text) }
 
+// HangUp, returned by OnData, closes the connection without a reply
+// (smtpsink.HangUp).
+var HangUp = smtpsink.HangUp
+
 // StartSMTP starts an SMTP server on a free loopback port, stopped when the
 // test ends.
 func StartSMTP(tb testing.TB) *SMTPServer {
