@@ -306,4 +306,6 @@ func splitSentences(text string) []string {
 	return out
 }
 
-func isUpper(r rune) bool { return r >= 'A' && r <= 'Z' || r > 127 && strings.ToUpper(string(r)) == string(r) && strings.ToLower(string(r)) != string(r) }
+func isUpper(r rune) bool {
+	return r >= 'A' && r <= 'Z' || r > 127 && strings.ToUpper(string(r)) == string(r) && strings.ToLower(string(r)) != string(r)
+}
