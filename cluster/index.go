@@ -26,26 +26,48 @@ const (
 	MaxMember Linkage = "max"
 )
 
-// Config holds the thresholds and weights of the similarity.
+// Config holds the thresholds and weights of the similarity. New fills a
+// zero field with its default; a negative MinContent or HalfLife switches
+// that rule off.
 type Config struct {
-	Threshold     float64       // an article joins a story when the cosine reaches this
-	Window        time.Duration // stories considered: an item within Window of the article
-	TitleWeight   float64       // weight of a title word; a description word weighs 1
-	PhraseWeight  float64       // multiplier for a name run ("Port Ellery City Council")
-	NumberWeight  float64       // multiplier for a number ("4.2", "2300")
-	NearDuplicate float64       // cosine at which two texts are one reprinted copy
-	Linkage       Linkage       // Centroid or MaxMember
-	SharedTerms   int           // how many terms Match.Shared lists
+	// Threshold is the score an article needs to join a story.
+	Threshold float64
+	// Window bounds the stories considered: one with an article within
+	// Window of the new article's publication.
+	Window time.Duration
+	// TitleWeight is the weight of a title word; a description word weighs 1.
+	TitleWeight float64
+	// PhraseWeight multiplies a name, a run of capitalised words ("Port
+	// Ellery City Council"), kept as one term beside its words.
+	PhraseWeight float64
+	// NumberWeight multiplies a number ("4.75", "2300").
+	NumberWeight float64
+	// MinContent is the share of a match's weight that must come from terms
+	// other than names: sharing a place name alone is not one event.
+	MinContent float64
+	// HalfLife halves a story's score for each HalfLife between its newest
+	// article and the new one: an event's coverage comes in a burst.
+	HalfLife time.Duration
+	// NearDuplicate is the cosine at which two texts of one story are one
+	// reprinted copy, counted once.
+	NearDuplicate float64
+	// Linkage compares an article with a story's centroid (the default) or
+	// with its most similar text.
+	Linkage Linkage
+	// SharedTerms is how many terms Match.Shared lists.
+	SharedTerms int
 }
 
 // DefaultConfig is the configuration measured in docs/CLUSTERING.md.
 func DefaultConfig() Config {
 	return Config{
-		Threshold:     0.22,
+		Threshold:     0.14,
 		Window:        48 * time.Hour,
 		TitleWeight:   2,
-		PhraseWeight:  2,
+		PhraseWeight:  1.5,
 		NumberWeight:  1.5,
+		MinContent:    0.1,
+		HalfLife:      24 * time.Hour,
 		NearDuplicate: 0.9,
 		Linkage:       Centroid,
 		SharedTerms:   5,
@@ -55,7 +77,7 @@ func DefaultConfig() Config {
 // Match is the story an article is most similar to, and why.
 type Match struct {
 	Story  string   // "" when no story passes Config.Threshold
-	Score  float64  // cosine, 0..1
+	Score  float64  // cosine with the story's centroid, discounted by HalfLife; 0..1
 	Shared []string // the shared terms that contributed most, most weight first
 }
 
@@ -102,6 +124,15 @@ type Index struct {
 // New is an empty index.
 func New(cfg Config) *Index {
 	d := DefaultConfig()
+	if cfg.Threshold <= 0 {
+		cfg.Threshold = d.Threshold
+	}
+	if cfg.HalfLife == 0 {
+		cfg.HalfLife = d.HalfLife
+	}
+	if cfg.MinContent == 0 {
+		cfg.MinContent = d.MinContent
+	}
 	if cfg.Window <= 0 {
 		cfg.Window = d.Window
 	}
@@ -183,13 +214,13 @@ func (x *Index) inWindow(s *story, at time.Time) bool {
 // Best is the story, within Window of it.Published, most similar to it.
 // A verbatim reprint of a filed text matches that text's story with score 1.
 func (x *Index) Best(it feeds.Item) Match {
-	vec, surface, fp := vectorize(x.cfg, it.Title, it.Description)
+	vec, surface, names, fp := vectorize(x.cfg, it.Title, it.Description)
 	for _, d := range x.byFP[fp] {
 		if x.inWindow(d.story, it.Published) {
 			return Match{Story: d.story.key, Score: 1, Shared: x.shared(vec, d.vec, surface)}
 		}
 	}
-	s, score := x.best(vec, it.Published)
+	s, score := x.best(vec, names, it.Published)
 	if s == nil || score < x.cfg.Threshold {
 		return Match{Score: score}
 	}
@@ -197,7 +228,7 @@ func (x *Index) Best(it feeds.Item) Match {
 }
 
 // best scores every story in the window that shares a term with vec.
-func (x *Index) best(vec map[string]float64, at time.Time) (*story, float64) {
+func (x *Index) best(vec map[string]float64, names map[string]bool, at time.Time) (*story, float64) {
 	terms := sortedKeys(vec)
 	var qn float64
 	for _, t := range terms {
@@ -208,16 +239,20 @@ func (x *Index) best(vec map[string]float64, at time.Time) (*story, float64) {
 	if qn == 0 {
 		return nil, 0
 	}
-	dots := map[*story]float64{}
+	dots, content := map[*story]float64{}, map[*story]float64{}
 	for _, t := range terms {
 		idf := x.idf(t)
 		for s := range x.postings[t] {
-			dots[s] += vec[t] * s.centroid[t] * idf * idf
+			d := vec[t] * s.centroid[t] * idf * idf
+			dots[s] += d
+			if !names[t] {
+				content[s] += d
+			}
 		}
 	}
 	cands := make([]*story, 0, len(dots))
 	for s := range dots {
-		if x.inWindow(s, at) {
+		if x.inWindow(s, at) && content[s] >= x.cfg.MinContent*dots[s] {
 			cands = append(cands, s)
 		}
 	}
@@ -232,6 +267,13 @@ func (x *Index) best(vec map[string]float64, at time.Time) (*story, float64) {
 			}
 		} else {
 			score = dots[s] / (qn * x.storyNorm(s))
+		}
+		if x.cfg.HalfLife > 0 {
+			gap := at.Sub(s.newest)
+			if gap < 0 {
+				gap = -gap
+			}
+			score *= math.Exp2(-float64(gap) / float64(x.cfg.HalfLife))
 		}
 		if score > top {
 			best, top = s, score
@@ -310,7 +352,7 @@ func (x *Index) Put(it feeds.Item, storyKey string) {
 		s = &story{key: storyKey, centroid: map[string]float64{}, newest: it.Published, oldest: it.Published}
 		x.stories[storyKey] = s
 	}
-	vec, surface, fp := vectorize(x.cfg, it.Title, it.Description)
+	vec, surface, _, fp := vectorize(x.cfg, it.Title, it.Description)
 	var d *doc
 	for _, c := range x.byFP[fp] {
 		if c.story == s {
