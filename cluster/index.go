@@ -8,6 +8,8 @@
 // wire copy count once. See docs/CLUSTERING.md.
 package cluster
 
+//go:generate go run ./testdata/gen -corpus testdata/corpus.json -out testdata/feeds
+
 import (
 	"math"
 	"sort"
