@@ -124,7 +124,7 @@ func stem(w string) string {
 	return english.Stem(w, false)
 }
 
-// titleCased reports whether a headline capitalises most words (Title Case),
+// titleCased reports whether a headline capitalises every word (Title Case),
 // so a capital letter there does not mark a name.
 func titleCased(toks []token) bool {
 	words, caps := 0, 0
@@ -137,7 +137,7 @@ func titleCased(toks []token) bool {
 			caps++
 		}
 	}
-	return words >= 3 && caps*5 >= words*4
+	return words >= 3 && caps == words
 }
 
 // weigher builds an item's term vector.
