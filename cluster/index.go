@@ -45,7 +45,8 @@ type Config struct {
 	// NumberWeight multiplies a number ("4.75", "2300").
 	NumberWeight float64
 	// MinContent is the share of a match's weight that must come from terms
-	// other than names: sharing a place name alone is not one event.
+	// other than names found in other stories too: sharing a place name
+	// alone is not one event, sharing a storm's name may be.
 	MinContent float64
 	// HalfLife halves a story's score for each HalfLife between its newest
 	// article and the new one: an event's coverage comes in a burst.
@@ -68,7 +69,7 @@ func DefaultConfig() Config {
 		TitleWeight:   2,
 		PhraseWeight:  1.5,
 		NumberWeight:  1.5,
-		MinContent:    0.1,
+		MinContent:    0.2,
 		HalfLife:      24 * time.Hour,
 		NearDuplicate: 0.9,
 		Linkage:       Centroid,
@@ -247,7 +248,7 @@ func (x *Index) best(vec map[string]float64, names map[string]bool, at time.Time
 		for s := range x.postings[t] {
 			d := vec[t] * s.centroid[t] * idf * idf
 			dots[s] += d
-			if !names[t] {
+			if !names[t] || len(x.postings[t]) == 1 { // a name of this story alone is content
 				content[s] += d
 			}
 		}
