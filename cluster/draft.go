@@ -140,7 +140,7 @@ func (x *Index) overview(rs []ranked) []Sentence {
 			if len([]rune(sen)) < minSentenceRune {
 				continue
 			}
-			v, _, _, _ := vectorize(x.cfg, "", sen)
+			v, _, _, _ := vectorize(x.cfg, &x.stems, "", sen)
 			dupe := false
 			for _, t := range taken {
 				if x.cosine(v, t) >= sentenceDupe {

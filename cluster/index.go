@@ -122,6 +122,29 @@ type Index struct {
 	surface  map[string]string         // a term as first written
 	epoch    int                       // bumped when IDF has drifted enough to recompute norms
 	epochN   int                       // ndocs at the last bump
+	stems    stems
+	last     vectorized // Best's work, reused when Put files the same text
+}
+
+// vectorized is one text's term vector, as vectorize returns it.
+type vectorized struct {
+	title, desc string
+	vec         map[string]float64
+	surface     map[string]string
+	names       map[string]bool
+	fp          uint64
+}
+
+// vectorize is vectorize with the index's stem cache, remembering the last
+// text: the newsroom calls Best then Put with one article.
+func (x *Index) vectorize(title, desc string) vectorized {
+	if x.last.vec != nil && x.last.title == title && x.last.desc == desc {
+		return x.last
+	}
+	v := vectorized{title: title, desc: desc}
+	v.vec, v.surface, v.names, v.fp = vectorize(x.cfg, &x.stems, title, desc)
+	x.last = v
+	return v
 }
 
 // New is an empty index.
@@ -217,7 +240,8 @@ func (x *Index) inWindow(s *story, at time.Time) bool {
 // Best is the story, within Window of it.Published, most similar to it.
 // A verbatim reprint of a filed text matches that text's story with score 1.
 func (x *Index) Best(it feeds.Item) Match {
-	vec, surface, names, fp := vectorize(x.cfg, it.Title, it.Description)
+	v := x.vectorize(it.Title, it.Description)
+	vec, surface, names, fp := v.vec, v.surface, v.names, v.fp
 	for _, d := range x.byFP[fp] {
 		if x.inWindow(d.story, it.Published) {
 			return Match{Story: d.story.key, Score: 1, Shared: x.shared(vec, d.vec, surface)}
@@ -355,7 +379,9 @@ func (x *Index) Put(it feeds.Item, storyKey string) {
 		s = &story{key: storyKey, centroid: map[string]float64{}, newest: it.Published, oldest: it.Published}
 		x.stories[storyKey] = s
 	}
-	vec, surface, _, fp := vectorize(x.cfg, it.Title, it.Description)
+	v := x.vectorize(it.Title, it.Description)
+	vec, surface, fp := v.vec, v.surface, v.fp
+	x.last = vectorized{} // the vector now belongs to the index
 	var d *doc
 	for _, c := range x.byFP[fp] {
 		if c.story == s {

@@ -140,9 +140,28 @@ func titleCased(toks []token) bool {
 	return words >= 3 && caps == words
 }
 
+// stems caches stemming, the costliest step: a vocabulary is small next to
+// the number of words read. It is emptied when it reaches maxStems.
+type stems map[string]string
+
+const maxStems = 1 << 17
+
+func (c *stems) stem(w string) string {
+	if s, ok := (*c)[w]; ok {
+		return s
+	}
+	if *c == nil || len(*c) >= maxStems {
+		*c = stems{}
+	}
+	s := stem(w)
+	(*c)[w] = s
+	return s
+}
+
 // weigher builds an item's term vector.
 type weigher struct {
 	cfg     Config
+	stems   *stems
 	vec     map[string]float64
 	surface map[string]string
 	names   map[string]bool // terms written as names: capitalised runs and words
@@ -214,7 +233,7 @@ func (w *weigher) add(toks []token, field float64, names map[string]bool) {
 		if t.number {
 			weight *= w.cfg.NumberWeight
 		}
-		k := stem(t.lower)
+		k := w.stems.stem(t.lower)
 		if c {
 			w.names[k] = true
 		}
@@ -233,8 +252,11 @@ func (w *weigher) term(key, surface string, weight float64) {
 // vectorize is an item's term vector: title words weigh Config.TitleWeight,
 // description words 1, names and numbers more; L2-normalised. fp fingerprints
 // the stemmed text, so a verbatim reprint is found without comparing.
-func vectorize(cfg Config, title, desc string) (vec map[string]float64, surface map[string]string, names map[string]bool, fp uint64) {
-	w := &weigher{cfg: cfg, vec: map[string]float64{}, surface: map[string]string{}, names: map[string]bool{}}
+func vectorize(cfg Config, st *stems, title, desc string) (vec map[string]float64, surface map[string]string, names map[string]bool, fp uint64) {
+	if st == nil {
+		st = &stems{}
+	}
+	w := &weigher{cfg: cfg, stems: st, vec: map[string]float64{}, surface: map[string]string{}, names: map[string]bool{}}
 	tt, dt := tokenize(title), tokenize(desc)
 	var caps map[string]bool
 	if titleCased(tt) {

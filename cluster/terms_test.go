@@ -51,7 +51,7 @@ func TestVectorize(t *testing.T) {
 			has: []string{"council"}, not: []string{"what", "the", "say", "about", "it"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			vec, _, names, _ := vectorize(cfg, tc.title, tc.desc)
+			vec, _, names, _ := vectorize(cfg, nil, tc.title, tc.desc)
 			for _, k := range tc.has {
 				if _, ok := vec[k]; !ok {
 					t.Errorf("term %q missing from %v", k, sortedKeys(vec))
@@ -73,11 +73,11 @@ func TestVectorize(t *testing.T) {
 
 func TestVectorize_Weights(t *testing.T) {
 	cfg := DefaultConfig()
-	v, _, _, _ := vectorize(cfg, "levy", "tram")
+	v, _, _, _ := vectorize(cfg, nil, "levy", "tram")
 	if got, want := v["levi"]/v["tram"], cfg.TitleWeight; got != want {
 		t.Errorf("title/description weight = %v, want %v", got, want)
 	}
-	v, _, _, _ = vectorize(cfg, "", "levy 38")
+	v, _, _, _ = vectorize(cfg, nil, "", "levy 38")
 	if got, want := v["38"]/v["levi"], cfg.NumberWeight; got != want {
 		t.Errorf("number weight = %v, want %v", got, want)
 	}
@@ -85,9 +85,9 @@ func TestVectorize_Weights(t *testing.T) {
 
 func TestVectorize_Fingerprint(t *testing.T) {
 	cfg := DefaultConfig()
-	_, _, _, a := vectorize(cfg, "Storm hits coast", "Power is out.")
-	_, _, _, b := vectorize(cfg, "Storm  hits coast", "Power is out!")
-	_, _, _, c := vectorize(cfg, "Storm hits coast", "Power is back.")
+	_, _, _, a := vectorize(cfg, nil, "Storm hits coast", "Power is out.")
+	_, _, _, b := vectorize(cfg, nil, "Storm  hits coast", "Power is out!")
+	_, _, _, c := vectorize(cfg, nil, "Storm hits coast", "Power is back.")
 	if a != b {
 		t.Error("same words, different punctuation: fingerprints differ")
 	}
