@@ -118,7 +118,7 @@ func (x *Index) Draft(key string) Draft {
 // one per outlet, leaving out any that repeats a sentence already taken.
 func (x *Index) overview(rs []ranked) []Sentence {
 	var out []Sentence
-	var taken []map[string]float64
+	var taken []vector
 	used := map[string]bool{}
 	for _, r := range rs {
 		if len(out) == MaxOverview {
@@ -140,7 +140,8 @@ func (x *Index) overview(rs []ranked) []Sentence {
 			if len([]rune(sen)) < minSentenceRune {
 				continue
 			}
-			v, _, _, _ := vectorize(x.cfg, &x.stems, "", sen)
+			w, _, _, _ := vectorize(x.cfg, &x.stems, "", sen)
+			v := newVector(w)
 			dupe := false
 			for _, t := range taken {
 				if x.cosine(v, t) >= sentenceDupe {
