@@ -123,7 +123,7 @@ type Index struct {
 	epoch    int                       // bumped when IDF has drifted enough to recompute norms
 	epochN   int                       // ndocs at the last bump
 	stems    stems
-	last     vectorized // Best's work, reused when Put files the same text
+	last     vectorized         // Best's work, reused when Put files the same text
 	idfs     map[string]float64 // idf's cache
 	dots     map[*story]float64 // best's accumulators, kept to save allocations
 	content  map[*story]float64
