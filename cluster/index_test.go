@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,6 +234,14 @@ func TestIndex_Draft(t *testing.T) {
 				t.Errorf("two sentences from %s", s.Source)
 			}
 			seen[s.Source] = true
+			for _, sum := range splitSentences(d.Summary) {
+				if s.Text == sum {
+					t.Errorf("overview repeats the summary: %q", s.Text)
+				}
+			}
+			if !strings.Contains(x.items[s.ItemID].item.Description, s.Text) {
+				t.Errorf("sentence %q is not from item %d", s.Text, s.ItemID)
+			}
 		}
 	})
 	t.Run("Framing", func(t *testing.T) {
@@ -243,8 +252,8 @@ func TestIndex_Draft(t *testing.T) {
 		for _, q := range d.Framing[digest.SideRight] {
 			heads = append(heads, q.Source)
 		}
-		if !reflect.DeepEqual(sorted(heads), []string{"Heartland Courier", "The Sentinel Post"}) {
-			t.Errorf("right framing from %q", heads)
+		if !reflect.DeepEqual(heads, []string{"The Sentinel Post", "Heartland Courier"}) {
+			t.Errorf("right framing from %q, want the side's own headline before its reprint of the wire", heads)
 		}
 		if got := len(d.Framing[digest.SideLeft]); got != 2 {
 			t.Errorf("left framing has %d quotes, want 2", got)
@@ -298,16 +307,4 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
