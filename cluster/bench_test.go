@@ -49,8 +49,25 @@ const scaleArticles = 100_000
 
 // synthesise repeats the corpus until n articles, each copy a day after the
 // last (so about three copies share a 48-hour window) and made a distinct set
-// of events by a copy prefix on every word that is not a stop word.
+// of events: every number, and every word used in fewer than commonEvents of
+// the corpus's events, gets a prefix of its copy. The vocabulary common to
+// news ("council", "vote", "storm") stays shared, as between real events.
 func synthesise(items []feeds.Item, labels map[int64]string, n int) ([]feeds.Item, map[int64]string) {
+	events := map[string]map[string]bool{}
+	for _, it := range items {
+		for _, tk := range append(tokenize(it.Title), tokenize(it.Description)...) {
+			if events[tk.lower] == nil {
+				events[tk.lower] = map[string]bool{}
+			}
+			events[tk.lower][labels[it.ID]] = true
+		}
+	}
+	common := map[string]bool{}
+	for w, e := range events {
+		if len(e) >= commonEvents {
+			common[w] = true
+		}
+	}
 	out := make([]feeds.Item, 0, n)
 	want := make(map[int64]string, n)
 	for k := 0; len(out) < n; k++ {
@@ -63,7 +80,7 @@ func synthesise(items []feeds.Item, labels map[int64]string, n int) ([]feeds.Ite
 			c.ID = int64(len(out) + 1)
 			c.Published = it.Published.Add(time.Duration(k) * 24 * time.Hour)
 			num := strconv.Itoa(k+1) + "9"
-			c.Title, c.Description = retag(it.Title, tag, num), retag(it.Description, tag, num)
+			c.Title, c.Description = retag(it.Title, tag, num, common), retag(it.Description, tag, num, common)
 			out = append(out, c)
 			want[c.ID] = tag + "/" + labels[it.ID]
 		}
@@ -71,7 +88,10 @@ func synthesise(items []feeds.Item, labels map[int64]string, n int) ([]feeds.Ite
 	return out, want
 }
 
-func retag(s, tag, num string) string {
+// commonEvents is how many events must use a word for it to be common.
+const commonEvents = 3
+
+func retag(s, tag, num string, common map[string]bool) string {
 	var b strings.Builder
 	for _, w := range strings.Fields(s) {
 		r := []rune(w)
@@ -79,11 +99,12 @@ func retag(s, tag, num string) string {
 		for i < len(r) && !unicode.IsLetter(r[i]) && !unicode.IsDigit(r[i]) {
 			i++
 		}
-		core := strings.ToLower(strings.TrimFunc(w, func(c rune) bool { return !unicode.IsLetter(c) }))
+		core := strings.ToLower(strings.TrimFunc(w, func(c rune) bool { return !unicode.IsLetter(c) && !unicode.IsDigit(c) }))
+		core = strings.TrimSuffix(strings.TrimSuffix(core, "'s"), "\u2019s")
 		if i < len(r) && unicode.IsDigit(r[i]) {
 			// a number stays a number, distinct per copy
 			w = string(r[:i]) + num + string(r[i:])
-		} else if i < len(r) && unicode.IsLetter(r[i]) && !stopWord(core) {
+		} else if i < len(r) && unicode.IsLetter(r[i]) && !stopWord(core) && !common[core] {
 			t := tag
 			if unicode.IsUpper(r[i]) {
 				t = strings.ToUpper(tag[:1]) + tag[1:]
@@ -157,11 +178,11 @@ func BenchmarkScale(b *testing.B) {
 
 func TestRetag(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"Storm Aldric hits the coast.", "Qastorm Qaaldric qahits the qacoast."},
+		{"Storm Aldric hits the coast.", "Qastorm Qaaldric qahits the coast."},
 		{`"We are tired," nurses say`, `"We are qatired," qanurses say`},
 		{"Rates rise to 4.75%", "Qarates qarise to 194.75%"},
 	} {
-		if got := retag(tc.in, "qa", "19"); got != tc.want {
+		if got := retag(tc.in, "qa", "19", map[string]bool{"coast": true}); got != tc.want {
 			t.Errorf("retag(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
