@@ -51,6 +51,10 @@ type Config struct {
 	// HalfLife halves a story's score for each HalfLife between its newest
 	// article and the new one: an event's coverage comes in a burst.
 	HalfLife time.Duration
+	// MaxSpan closes a story to new articles once its first is this old, so
+	// a chain of similar days never grows one story without end (and
+	// Forget can drop it).
+	MaxSpan time.Duration
 	// NearDuplicate is the cosine at which two texts of one story are one
 	// reprinted copy, counted once.
 	NearDuplicate float64
@@ -71,6 +75,7 @@ func DefaultConfig() Config {
 		NumberWeight:  1.5,
 		MinContent:    0.2,
 		HalfLife:      24 * time.Hour,
+		MaxSpan:       96 * time.Hour,
 		NearDuplicate: 0.9,
 		Linkage:       Centroid,
 		SharedTerms:   5,
@@ -176,6 +181,9 @@ func New(cfg Config) *Index {
 	if cfg.Window <= 0 {
 		cfg.Window = d.Window
 	}
+	if cfg.MaxSpan <= 0 {
+		cfg.MaxSpan = 2 * cfg.Window
+	}
 	if cfg.TitleWeight <= 0 {
 		cfg.TitleWeight = d.TitleWeight
 	}
@@ -256,8 +264,11 @@ func (x *Index) touchDocs() {
 	}
 }
 
+// inWindow reports whether a story can take an article published at: it has
+// an article within Window of it, and its first is less than MaxSpan older.
 func (x *Index) inWindow(s *story, at time.Time) bool {
-	return !s.newest.Before(at.Add(-x.cfg.Window)) && !s.oldest.After(at.Add(x.cfg.Window))
+	return !s.newest.Before(at.Add(-x.cfg.Window)) && !s.oldest.After(at.Add(x.cfg.Window)) &&
+		at.Sub(s.oldest) <= x.cfg.MaxSpan
 }
 
 // Best is the story, within Window of it.Published, most similar to it.
