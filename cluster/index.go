@@ -306,6 +306,9 @@ func (x *Index) best(vec vector, names map[string]bool, at time.Time) (*story, f
 	for _, t := range terms {
 		idf := x.idf(t)
 		for s := range x.postings[t] {
+			if !x.inWindow(s, at) {
+				continue
+			}
 			d := vec.w[t] * s.centroid[t] * idf * idf
 			dots[s] += d
 			if !names[t] || len(x.postings[t]) == 1 { // a name of this story alone is content
@@ -315,7 +318,7 @@ func (x *Index) best(vec vector, names map[string]bool, at time.Time) (*story, f
 	}
 	cands := make([]*story, 0, len(dots))
 	for s := range dots {
-		if x.inWindow(s, at) && content[s] >= x.cfg.MinContent*dots[s] {
+		if content[s] >= x.cfg.MinContent*dots[s] {
 			cands = append(cands, s)
 		}
 	}
