@@ -104,7 +104,7 @@ func NewFetcher(cfg FetchConfig) *Fetcher {
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	for _, prev := range via {
 		if prev.URL.String() == req.URL.String() {
-			return fmt.Errorf("redirect loop: %s redirects back to itself after %d redirects", req.URL, len(via))
+			return fmt.Errorf("redirect loop: back to %s after %d redirects", req.URL, len(via))
 		}
 	}
 	if len(via) > f.cfg.MaxRedirects {
@@ -215,7 +215,7 @@ func (f *Fetcher) explain(ctx context.Context, err error) error {
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("%s %s: %w", strings.ToUpper(ue.Op), ue.URL, ue.Err)
+		return ue.Err // the feed's URL is known to whoever reads it
 	}
 	return err
 }
