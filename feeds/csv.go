@@ -20,17 +20,25 @@ const MaxCSVRows = 10000
 // one source per line. Every error names its line; a file with any error
 // yields no sources.
 func ParseCSV(r io.Reader) ([]Source, error) {
+	list, _, err := ReadCSV(r)
+	return list, err
+}
+
+// ReadCSV is ParseCSV that also returns the columns the header named, for
+// Import to keep the others.
+func ReadCSV(r io.Reader) ([]Source, []string, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("line 1: empty file: want a header %s", strings.Join(CSVColumns, ","))
+		return nil, nil, fmt.Errorf("line 1: empty file: want a header %s", strings.Join(CSVColumns, ","))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("line 1: %w", err)
+		return nil, nil, fmt.Errorf("line 1: %w", err)
 	}
 	col := map[string]int{}
+	var columns []string
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		known := false
@@ -38,16 +46,17 @@ func ParseCSV(r io.Reader) ([]Source, error) {
 			known = known || c == h
 		}
 		if !known {
-			return nil, fmt.Errorf("line 1: unknown column %q: want %s", h, strings.Join(CSVColumns, ","))
+			return nil, nil, fmt.Errorf("line 1: unknown column %q: want %s", h, strings.Join(CSVColumns, ","))
 		}
 		if _, dup := col[h]; dup {
-			return nil, fmt.Errorf("line 1: column %q appears twice", h)
+			return nil, nil, fmt.Errorf("line 1: column %q appears twice", h)
 		}
 		col[h] = i
+		columns = append(columns, h)
 	}
 	for _, c := range []string{"name", "domain", "bias"} {
 		if _, ok := col[c]; !ok {
-			return nil, fmt.Errorf("line 1: no %q column: want a header %s", c, strings.Join(CSVColumns, ","))
+			return nil, nil, fmt.Errorf("line 1: no %q column: want a header %s", c, strings.Join(CSVColumns, ","))
 		}
 	}
 	var out []Source
@@ -60,13 +69,13 @@ func ParseCSV(r io.Reader) ([]Source, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+			return nil, nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
 		if len(out) == MaxCSVRows {
-			return nil, fmt.Errorf("line %d: more than %d sources in one file", line, MaxCSVRows)
+			return nil, nil, fmt.Errorf("line %d: more than %d sources in one file", line, MaxCSVRows)
 		}
 		if len(rec) != len(header) {
 			problems = append(problems, fmt.Sprintf("line %d: %d fields, want %d (%s)", line, len(rec), len(header), strings.Join(header, ",")))
@@ -101,9 +110,9 @@ func ParseCSV(r io.Reader) ([]Source, error) {
 		if len(problems) > 20 {
 			problems = append(problems[:20], fmt.Sprintf("and %d more", len(problems)-20))
 		}
-		return nil, fmt.Errorf("%w: %s; nothing was imported", ErrInvalid, strings.Join(problems, "; "))
+		return nil, nil, fmt.Errorf("%w: %s; nothing was imported", ErrInvalid, strings.Join(problems, "; "))
 	}
-	return out, nil
+	return out, columns, nil
 }
 
 // WriteCSV writes sources in the format ParseCSV reads.
