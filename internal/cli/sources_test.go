@@ -1,13 +1,23 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"bothsides/digest"
+	"bothsides/feeds"
+	"bothsides/internal/testsupport"
+	"bothsides/sample"
+	"bothsides/sqlite"
 )
 
 func TestSources_Commands(t *testing.T) {
@@ -88,4 +98,71 @@ func TestIngest_Command(t *testing.T) {
 	if !strings.Contains(list, "1 items") || !strings.Contains(list, "error (2 in a row): parse feed") {
 		t.Fatalf("sources list:\n%s", list)
 	}
+}
+
+// TestDemo_Feeds: the demo registers the sample outlets and ingests every
+// sample feed (RSS 0.91 in ISO-8859-1, RSS 2.0, Atom, JSON Feed) through
+// the fetcher, with dates moved to the demo's day; a second ingest gets
+// 304s and stores nothing more.
+func TestDemo_Feeds(t *testing.T) {
+	c := newCLI(t)
+	t.Chdir(c.dir)
+	c.clock.Set(time.Date(2027, 3, 9, 10, 0, 0, 0, time.UTC))
+	out := c.must("", "demo", "-serve=false")
+	if !strings.Contains(out, "added 13 sample outlets; ingested 50 articles from their feeds") {
+		t.Fatalf("demo output:\n%s", out)
+	}
+	c.env["BOTHSIDES_DB"] = filepath.Join(c.dir, "bothsides-demo.db")
+	list := c.must("", "sources", "list")
+	if strings.Contains(list, "error") || strings.Count(list, "ok 2027-03-09T10:00:00Z") != 13 {
+		t.Fatalf("sources list after the demo:\n%s", list)
+	}
+	db, _ := testsupport.MustOpenDBAt(t, c.env["BOTHSIDES_DB"])
+	items, err := feeds.NewStore(db).Items(context.Background(), time.Time{}, c.clock.Now().Add(time.Second))
+	if err != nil || len(items) != 50 {
+		t.Fatalf("%d items, %v", len(items), err)
+	}
+	outlets, sides := map[string]bool{}, map[string]bool{}
+	for _, it := range items {
+		if it.Published.Before(c.clock.Now().Add(-24*time.Hour)) || it.Published.After(c.clock.Now()) {
+			t.Fatalf("%s published %s: not within the day before the demo", it.URL, it.Published)
+		}
+		if strings.Contains(it.URL, "utm_") || strings.Contains(it.URL, "#") || strings.Contains(it.Title, "<") {
+			t.Fatalf("item not normalised: %+v", it)
+		}
+		if it.Source == "Northbay Community Radio" && strings.Contains(it.Title, "seed library") && !strings.HasSuffix(it.Title, "café") {
+			t.Fatalf("ISO-8859-1 title %q", it.Title)
+		}
+		bias := digest.Bias(it.Bias)
+		side := string(bias.Side())
+		if it.Bias == feeds.Unrated {
+			side = "unrated"
+		}
+		outlets[it.Source], sides[side] = true, true
+	}
+	if len(outlets) != 13 || len(sides) != 4 {
+		t.Fatalf("items from %d outlets and sides %v, want 13 and left, center, right, unrated", len(outlets), sides)
+	}
+	a, _, _ := c.app("")
+	a.cfg.DB = c.env["BOTHSIDES_DB"]
+	a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	defer a.close()
+	in, err := a.ingester(context.Background(), mustDB(t, a), ingestConfig{Timeout: time.Second, MaxBytes: 1 << 20},
+		sample.FeedTransport(c.clock.Now().Sub(sample.FeedsWritten).Truncate(time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := in.Run(context.Background())
+	if err != nil || rep.New != 0 || len(rep.Feeds) != 13 || !rep.Feeds[0].NotModified {
+		t.Fatalf("second ingest: %+v, %v; want 13 feeds not modified", rep, err)
+	}
+}
+
+func mustDB(t *testing.T, a *app) *sqlite.DB {
+	t.Helper()
+	db, err := a.openDB(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
