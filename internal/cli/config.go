@@ -187,7 +187,8 @@ func (c *ingestConfig) settings(withEvery bool) []setting {
 		maxBytes,
 	}
 	if withEvery {
-		every := durationSetting(&c.Every, "ingest-every", "BOTHSIDES_INGEST_EVERY", 15*time.Minute, "how often `serve` fetches the sources' feeds, when any source has one; `0` never")
+		every := durationSetting(&c.Every, "ingest-every", "BOTHSIDES_INGEST_EVERY", 15*time.Minute, "how often `serve` fetches the sources' feeds, when any source has one (at least `1m`); `0` never")
+		every.docDefault = "`15m`"
 		s = append([]setting{every}, s...)
 	}
 	return s
