@@ -97,3 +97,10 @@ func TestIngester_RetryAfter(t *testing.T) {
 		t.Fatalf("after the 304: %+v", f)
 	}
 }
+
+func TestParse_HTMLPage(t *testing.T) {
+	_, err := feeds.Parse([]byte("<!doctype html><html><body><h1>Welcome</h1></body></html>"), "text/html; charset=utf-8", nil, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "serves an HTML page, not a feed") {
+		t.Fatalf("err=%v", err)
+	}
+}
