@@ -18,6 +18,8 @@ targets=(
   "./bounce/ FuzzParseDSN"
   "./bounce/ FuzzParseARF"
   "./webhook/ FuzzEvents"
+  "./feeds/ FuzzNormalize"
+  "./feeds/ FuzzParse"
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

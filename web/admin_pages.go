@@ -35,6 +35,9 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/stories/import", a.page(a.importStories))
 	mux.HandleFunc("GET /admin/reports", a.page(a.reportsPage))
 	mux.HandleFunc("POST /admin/reports/{id}/resolve", a.page(a.resolveReport))
+	mux.HandleFunc("GET /admin/sources", a.page(a.sourcesPage))
+	mux.HandleFunc("POST /admin/sources", a.page(a.createSource))
+	mux.HandleFunc("POST /admin/sources/delete", a.page(a.removeSource))
 	mux.HandleFunc("/admin/", a.page(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) }))
 	a.apiRoutes(mux)
 }
@@ -57,6 +60,7 @@ var notices = map[string]string{
 	"resumed": "Schedule resumed.", "deleted": "Schedule deleted.", "test": "Test mail sent.",
 	"imported": "Stories imported.", "pause": "Send paused.", "resume": "Send resumed.", "cancel": "Send cancelled.",
 	"started": "Send started.", "status": "Status changed.",
+	"source-added": "Source added.", "source-removed": "Source removed.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("ok")] }

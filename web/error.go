@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"bothsides/digest"
+	"bothsides/feeds"
 	"bothsides/mailer"
 	"bothsides/schedule"
 	"bothsides/subscribers"
@@ -67,17 +68,19 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, subscribers.ErrInvalidToken), errors.Is(err, schedule.ErrInvalid), errors.Is(err, errBadInput),
 		errors.Is(err, subscribers.ErrInvalidAddress), errors.Is(err, subscribers.ErrInvalid),
-		errors.As(err, new(*digest.ImportError)), errors.Is(err, webhook.ErrMalformed):
+		errors.As(err, new(*digest.ImportError)), errors.Is(err, webhook.ErrMalformed), errors.Is(err, feeds.ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(err, webhook.ErrUnauthorized):
 		return http.StatusUnauthorized
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, subscribers.ErrNotFound), errors.Is(err, digest.ErrStoryNotFound), errors.Is(err, digest.ErrNoEdition),
-		errors.Is(err, errNotFound), errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrReportNotFound):
+		errors.Is(err, errNotFound), errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrReportNotFound),
+		errors.Is(err, feeds.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
-		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition):
+		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition),
+		errors.Is(err, feeds.ErrExists):
 		return http.StatusConflict
 	case errors.Is(err, subscribers.ErrOptInRequired):
 		return http.StatusForbidden

@@ -48,6 +48,10 @@ type app struct {
 	// webhooks are serve's sending-service webhooks, built from their
 	// settings.
 	webhooks []webhook.Provider
+	// ingest is serve's feed fetching (zero Every: none, as in tests);
+	// ingestTransport, when set, replaces the network (the demo's feeds).
+	ingest          ingestConfig
+	ingestTransport http.RoundTripper
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
 	commands []*command

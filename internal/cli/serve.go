@@ -35,6 +35,8 @@ type serveConfig struct {
 	AdminIdle       time.Duration
 	// Webhooks are the sending services' webhooks (webhooks.go).
 	Webhooks webhookConfig
+	// Ingest is how and how often the sources' feeds are fetched.
+	Ingest ingestConfig
 }
 
 func (c *serveConfig) settings() []setting {
@@ -52,7 +54,7 @@ func (c *serveConfig) settings() []setting {
 		durationSetting(&c.AdminFailDelay, "admin-fail-delay", "BOTHSIDES_ADMIN_FAIL_DELAY", time.Second, "a failed admin login's answer waits this long, even if the client hangs up; it doubles with each failure of the client network (see `--client-ip-header`) and every 10 failures of all networks within 15 minutes, up to 30s; meanwhile the network's logins are answered 429"),
 		intSetting(&c.AdminLoginQueue, "admin-login-queue", "BOTHSIDES_ADMIN_LOGIN_QUEUE", 4, "admin logins that may wait for the password check (two run at a time); more are answered 429 at once"),
 		idle,
-	}, c.Webhooks.settings()...)
+	}, append(c.Webhooks.settings(), c.Ingest.settings(true)...)...)
 }
 
 // adminLimits is the console's login limits and idle timeout, checked.
@@ -107,6 +109,11 @@ database and exits with status 0.`,
 				ln.Close()
 				return err
 			}
+			if err := o.Ingest.check(); err != nil {
+				ln.Close()
+				return err
+			}
+			a.ingest = o.Ingest
 			// The secrets live only until the console has hashed them.
 			a.adminPassword, a.apiToken, a.metricsToken = o.AdminPassword, o.APIToken, o.MetricsToken
 			o.AdminPassword, o.APIToken, o.MetricsToken = "", "", ""
@@ -220,6 +227,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		return err
 	}
 	defer stopLocal()
+	stopIngest, err := a.serveIngest(ctx, db)
+	if err != nil {
+		sched.Stop(context.Background())
+		ln.Close()
+		return err
+	}
+	defer stopIngest() // before the database closes
 	list, err := store.List(ctx)
 	if err != nil {
 		ln.Close()
