@@ -43,8 +43,10 @@ func TestIngester_BadInput(t *testing.T) {
 		"/script": serveFeed("application/rss+xml", rss(
 			`<item><guid>s1</guid><title>&lt;script&gt;alert('x')&lt;/script&gt;Tax &amp;amp; spend &lt;img src=x onerror=alert(1)&gt;plan</title>`+
 				`<link>https://script.example/1</link><description><![CDATA[<p onclick="x()">Hi <script>steal()</script><b>there</b></p>]]></description></item>`)),
-		"/loop":   func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop2", http.StatusFound) },
-		"/loop2":  func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusMovedPermanently) },
+		"/loop": func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop2", http.StatusFound) },
+		"/loop2": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/loop", http.StatusMovedPermanently)
+		},
 		"/latin1": serveFeed("text/xml", latin1),
 		"/win":    serveFeed("application/rss+xml; charset=windows-1252", win1252Header),
 		"/wrong":  serveFeed("application/rss+xml", wrongCharset),
@@ -176,9 +178,13 @@ func TestIngester_Stall(t *testing.T) {
 func TestFetcher_Private(t *testing.T) {
 	ctx := context.Background()
 	srv := server(t, map[string]http.HandlerFunc{
-		"/feed":    serveFeed("application/rss+xml", rss()),
-		"/to-lan":  func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://10.1.2.3/feed", http.StatusFound) },
-		"/to-file": func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "file:///etc/passwd", http.StatusFound) },
+		"/feed": serveFeed("application/rss+xml", rss()),
+		"/to-lan": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://10.1.2.3/feed", http.StatusFound)
+		},
+		"/to-file": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
+		},
 	})
 	t.Run("ErrLoopback", func(t *testing.T) {
 		f := feeds.NewFetcher(feeds.FetchConfig{})

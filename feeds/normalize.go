@@ -121,11 +121,29 @@ func PlainText(s string, max int) string {
 		}
 		s = t
 	}
-	if extract(s) != s {
-		// Still markup after four readings: drop the angle brackets.
-		s = collapse(strings.NewReplacer("<", " ", ">", " ").Replace(s))
+	// What is left that a browser could take for the start of a tag (text
+	// escaped more than four times, a stray "</") loses its bracket.
+	return cut(collapse(dropTagStarts(s)), max)
+}
+
+// dropTagStarts removes every "<" that is followed by a letter, "/", "!"
+// or "?".
+func dropTagStarts(s string) string {
+	if !strings.Contains(s, "<") {
+		return s
 	}
-	return cut(s, max)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '<' && i+1 < len(s) {
+			c := s[i+1]
+			if c == '/' || c == '!' || c == '?' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+				b.WriteByte(' ')
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // extract returns the text of s read as an HTML fragment, collapsed.

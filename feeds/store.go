@@ -223,7 +223,9 @@ func (r ImportResult) String() string {
 
 // Import adds or updates (by name) every source in list, in one
 // transaction: when any of them is invalid or conflicts, nothing changes.
-func (s *Store) Import(ctx context.Context, list []Source) (ImportResult, error) {
+// When columns are given (ReadCSV's), a source updated keeps the fields
+// whose column is not among them.
+func (s *Store) Import(ctx context.Context, list []Source, columns ...string) (ImportResult, error) {
 	var res ImportResult
 	for i := range list {
 		if err := list[i].Normalize(); err != nil {
@@ -245,6 +247,11 @@ func (s *Store) Import(ctx context.Context, list []Source) (ImportResult, error)
 			case err != nil:
 				return fmt.Errorf("select source: %w", err)
 			default:
+				if len(columns) > 0 {
+					if err := s.keepAbsent(ctx, tx, id, src, columns); err != nil {
+						return err
+					}
+				}
 				if err := s.update(ctx, tx, src.Name, src); err != nil {
 					return err
 				}
@@ -254,6 +261,43 @@ func (s *Store) Import(ctx context.Context, list []Source) (ImportResult, error)
 		return nil
 	})
 	return res, err
+}
+
+// keepAbsent fills the fields of src whose column is not in columns from
+// the stored source id.
+func (s *Store) keepAbsent(ctx context.Context, tx *sql.Tx, id int64, src *Source, columns []string) error {
+	has := map[string]bool{}
+	for _, c := range columns {
+		has[c] = true
+	}
+	var old Source
+	if err := tx.QueryRowContext(ctx, `SELECT factuality, owner, rated_by, rated_on FROM sources WHERE id = ?`, id).
+		Scan(&old.Factuality, &old.Owner, &old.RatedBy, &old.RatedOn); err != nil {
+		return fmt.Errorf("select source: %w", err)
+	}
+	for c, f := range map[string][2]*string{"factuality": {&src.Factuality, &old.Factuality}, "owner": {&src.Owner, &old.Owner},
+		"rated_by": {&src.RatedBy, &old.RatedBy}, "rated_on": {&src.RatedOn, &old.RatedOn}} {
+		if !has[c] {
+			*f[0] = *f[1]
+		}
+	}
+	if !has["feeds"] {
+		rows, err := tx.QueryContext(ctx, `SELECT url FROM source_feeds WHERE source_id = ? ORDER BY position, id`, id)
+		if err != nil {
+			return fmt.Errorf("select feeds: %w", err)
+		}
+		defer rows.Close()
+		src.Feeds = nil
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				return err
+			}
+			src.Feeds = append(src.Feeds, Feed{URL: u})
+		}
+		return rows.Err()
+	}
+	return nil
 }
 
 func isUnique(err error) bool {

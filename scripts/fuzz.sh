@@ -13,6 +13,8 @@ targets=(
   "./subscribers/ FuzzVerify"
   "./subscribers/ FuzzVerify_Tamper"
   "./schedule/ FuzzParse"
+  "./feeds/ FuzzNormalize"
+  "./feeds/ FuzzParse"
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -37,6 +37,9 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/stories/{id}/{action}", a.page(a.storyAction))
 	mux.HandleFunc("GET /admin/reports", a.page(a.reportsPage))
 	mux.HandleFunc("POST /admin/reports/{id}/resolve", a.page(a.resolveReport))
+	mux.HandleFunc("GET /admin/sources", a.page(a.sourcesPage))
+	mux.HandleFunc("POST /admin/sources", a.page(a.createSource))
+	mux.HandleFunc("POST /admin/sources/delete", a.page(a.removeSource))
 	mux.HandleFunc("/admin/", a.page(func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) }))
 	a.apiRoutes(mux)
 }
@@ -61,6 +64,7 @@ var notices = map[string]string{
 	"started": "Send started.", "status": "Status changed.",
 	"saved": "Story saved.", "published": "Story published.", "unpublished": "Story unpublished: it is a draft again.",
 	"moved": "Articles moved.", "split": "Articles split into this new draft story.", "merged": "Stories merged.",
+	"source-added": "Source added.", "source-removed": "Source removed.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("ok")] }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"bothsides/digest"
+	"bothsides/feeds"
 	"bothsides/mailer"
 	"bothsides/schedule"
 	"bothsides/subscribers"
@@ -64,14 +65,16 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, subscribers.ErrInvalidToken), errors.Is(err, schedule.ErrInvalid), errors.Is(err, errBadInput),
 		errors.Is(err, subscribers.ErrInvalidAddress), errors.Is(err, subscribers.ErrInvalid),
-		errors.As(err, new(*digest.ImportError)), errors.Is(err, digest.ErrInvalidEdit), errors.Is(err, digest.ErrSameStory):
+		errors.As(err, new(*digest.ImportError)), errors.Is(err, feeds.ErrInvalid),
+		errors.Is(err, digest.ErrInvalidEdit), errors.Is(err, digest.ErrSameStory):
 		return http.StatusBadRequest
 	case errors.Is(err, subscribers.ErrNotFound), errors.Is(err, digest.ErrStoryNotFound), errors.Is(err, digest.ErrNoEdition),
-		errors.Is(err, errNotFound), errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrReportNotFound):
+		errors.Is(err, errNotFound), errors.Is(err, schedule.ErrNotFound), errors.Is(err, digest.ErrReportNotFound),
+		errors.Is(err, feeds.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
 		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition),
-		errors.Is(err, digest.ErrStoryMailed):
+		errors.Is(err, feeds.ErrExists), errors.Is(err, digest.ErrStoryMailed):
 		return http.StatusConflict
 	case errors.Is(err, subscribers.ErrOptInRequired):
 		return http.StatusForbidden

@@ -44,6 +44,10 @@ type app struct {
 	// adminLimits is serve's login limits and idle timeout (zero: the
 	// defaults).
 	adminLimits web.AdminConfig
+	// ingest is serve's feed fetching (zero Every: none, as in tests);
+	// ingestTransport, when set, replaces the network (the demo's feeds).
+	ingest          ingestConfig
+	ingestTransport http.RoundTripper
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
 	commands []*command

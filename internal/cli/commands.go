@@ -71,6 +71,8 @@ edition cannot be resumed.`),
 		scheduleToggleCommand("schedule pause", false, "pause a schedule: its runs are not sent, nor caught up later"),
 		scheduleToggleCommand("schedule resume", true, "resume a paused schedule from its next run"),
 		scheduleRmCommand(), scheduleRunsCommand(),
+		sourcesAddCommand(), sourcesListCommand(), sourcesEditCommand(), sourcesRmCommand(),
+		sourcesImportCommand(), sourcesExportCommand(), ingestCommand(),
 	}
 }
 

@@ -52,6 +52,19 @@ func floatSetting(dst *float64, name, env string, def float64, usage string) set
 		bind: func(fs *flag.FlagSet, u string) { fs.Float64Var(dst, name, def, u) }}
 }
 
+// stringsSetting takes a flag that may be given many times, each value
+// appended (no environment variable).
+func stringsSetting(dst *[]string, name, usage string) setting {
+	return setting{name: name, usage: usage,
+		bind: func(fs *flag.FlagSet, u string) { fs.Var((*stringList)(dst), name, u) }}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 func durationSetting(dst *time.Duration, name, env string, def time.Duration, usage string) setting {
 	return setting{name: name, env: env, usage: usage, want: "a duration such as 6h or 90m",
 		bind: func(fs *flag.FlagSet, u string) { fs.DurationVar(dst, name, def, u) }}
@@ -163,4 +176,41 @@ func (c *config) settings() []setting {
 		stringSetting(&c.AutoPublish, "auto-publish", "BOTHSIDES_AUTO_PUBLISH", "", "`SOURCES,SIDES`, e.g. `3,2`: publish a draft once it has that many sources from that many sides (empty: editors publish by hand)"),
 		stringSetting(&c.ClientIPHeader, "client-ip-header", "BOTHSIDES_CLIENT_IP_HEADER", "", "behind a reverse proxy, the header it sets to the client's IP (`X-Real-IP`, or `X-Forwarded-For` whose last entry is used) for the sign-up rate limit; only set it when the proxy overwrites or appends it"),
 	}
+}
+
+// ingestConfig is how feeds are fetched: ingest takes these settings, and
+// serve and demo take them with --ingest-every.
+type ingestConfig struct {
+	Every        time.Duration
+	AllowPrivate bool
+	Timeout      time.Duration
+	MaxBytes     int
+}
+
+// settings declares the fetcher's settings; --ingest-every only withEvery.
+func (c *ingestConfig) settings(withEvery bool) []setting {
+	maxBytes := intSetting(&c.MaxBytes, "ingest-max-bytes", "BOTHSIDES_INGEST_MAX_BYTES", 5<<20, "a feed larger than this many bytes (after decompression) is not read, and the error is recorded on the feed")
+	maxBytes.docDefault = "`5242880` (5 MB)"
+	s := []setting{
+		boolSetting(&c.AllowPrivate, "ingest-allow-private", "BOTHSIDES_INGEST_ALLOW_PRIVATE", false, "fetch feeds from loopback, private and link-local addresses too (refused by default, also after a redirect, so that a feed URL cannot reach the server's own network)"),
+		durationSetting(&c.Timeout, "ingest-timeout", "BOTHSIDES_INGEST_TIMEOUT", 30*time.Second, "one feed's fetch (connecting, redirects and the whole body) fails after this long"),
+		maxBytes,
+	}
+	if withEvery {
+		every := durationSetting(&c.Every, "ingest-every", "BOTHSIDES_INGEST_EVERY", 15*time.Minute, "how often `serve` fetches the sources' feeds, when any source has one (at least `1m`); `0` never")
+		every.docDefault = "`15m`"
+		s = append([]setting{every}, s...)
+	}
+	return s
+}
+
+// check refuses settings the fetcher cannot work with.
+func (c *ingestConfig) check() error {
+	if c.Timeout <= 0 || c.MaxBytes <= 0 || c.Every < 0 {
+		return fmt.Errorf("%w: --ingest-timeout %s, --ingest-max-bytes %d, --ingest-every %s: want positive values (--ingest-every 0 turns the ingest off)", errUsage, c.Timeout, c.MaxBytes, c.Every)
+	}
+	if c.Every > 0 && c.Every < time.Minute {
+		return fmt.Errorf("%w: --ingest-every %s: want at least 1m, to be polite to the outlets", errUsage, c.Every)
+	}
+	return nil
 }

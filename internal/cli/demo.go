@@ -77,6 +77,9 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 		}
 	}
 	fmt.Fprintf(a.stdout, "added %d subscribers\n", len(demoSubscribers))
+	if err := a.demoFeeds(ctx, db, o); err != nil {
+		return err
+	}
 	p, err := a.editionParams("", 0)
 	if err != nil {
 		return err
