@@ -34,6 +34,9 @@ func apply(st *digest.Story, dr cluster.Draft, items map[int64]feeds.Item, mappi
 	if st.IsDrafted(digest.FieldOverview) {
 		st.Overview = nil
 		for _, s := range dr.Overview {
+			if strings.Contains(st.Summary, s.Text) {
+				continue // the summary says it already
+			}
 			st.Overview = append(st.Overview, fmt.Sprintf("%s (%s)", s.Text, s.Source))
 		}
 	}

@@ -187,7 +187,7 @@ func (n *Newsroom) GroupItems(ctx context.Context, items []feeds.Item) (Result, 
 				Drafted: slices.Clone(digest.DraftFields), Articles: arts}
 			apply(st, dr, byID, mapping)
 			if n.cfg.AutoPublish.Due(st) {
-				st.Status, st.StatusBy, st.PublishedAt = digest.StatusPublished, digest.ByAuto, now
+				st.Status, st.StatusBy, st.PublishedAt = digest.StatusPublished, digest.ByAuto, latest(st, now)
 				res.Published++
 			}
 			if err := n.stories.Create(ctx, st); err != nil {
@@ -205,7 +205,7 @@ func (n *Newsroom) GroupItems(ctx context.Context, items []feeds.Item) (Result, 
 			if st.Published() {
 				st.UpdatedAt = now
 			} else if st.StatusBy == "" && n.cfg.AutoPublish.Due(st) {
-				st.Status, st.StatusBy, st.PublishedAt, st.UpdatedAt = digest.StatusPublished, digest.ByAuto, now, time.Time{}
+				st.Status, st.StatusBy, st.PublishedAt, st.UpdatedAt = digest.StatusPublished, digest.ByAuto, latest(st, now), time.Time{}
 				res.Published++
 			}
 			return nil
@@ -217,6 +217,21 @@ func (n *Newsroom) GroupItems(ctx context.Context, items []feeds.Item) (Result, 
 	n.cfg.Logger.Info("grouped articles into stories", "articles", len(items), "joined", res.Joined,
 		"started", res.Started, "auto_published", res.Published)
 	return res, nil
+}
+
+// latest is when an auto-published story became due: its newest article's
+// time, not after now.
+func latest(st *digest.Story, now time.Time) time.Time {
+	var t time.Time
+	for _, a := range st.Articles {
+		if a.PublishedAt.After(t) {
+			t = a.PublishedAt
+		}
+	}
+	if t.IsZero() || t.After(now) {
+		return now
+	}
+	return t
 }
 
 func round(x float64) float64 { return float64(int(x*1000+0.5)) / 1000 }

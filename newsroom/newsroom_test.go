@@ -176,8 +176,8 @@ func TestNewsroom_AutoPublish(t *testing.T) {
 	r.clock.Set(t0.Add(3 * time.Hour))
 	r.ingest(t)
 	st, _ := r.stories.Story(ctx, list[0].ID)
-	if !st.Published() || st.StatusBy != digest.ByAuto || !st.PublishedAt.Equal(t0.Add(3*time.Hour)) {
-		t.Fatalf("status=%q by=%q at=%v, want auto-published now", st.Status, st.StatusBy, st.PublishedAt)
+	if !st.Published() || st.StatusBy != digest.ByAuto || !st.PublishedAt.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("status=%q by=%q at=%v, want auto-published as of its third source", st.Status, st.StatusBy, st.PublishedAt)
 	}
 	// An editor's unpublish sticks.
 	if _, err := r.stories.SetStatus(ctx, st.ID, digest.StatusDraft, digest.ByEditor); err != nil {

@@ -41,6 +41,9 @@ Stop it with Ctrl-C.`,
 	}
 }
 
+// demoAutoPublish is the demo's --auto-publish: three sources, any side.
+const demoAutoPublish = "3,1"
+
 // demoSubscribers are the demo's readers.
 var demoSubscribers = []struct{ email, name string }{
 	{"ana@example.com", "Ana"},
@@ -77,6 +80,12 @@ func runDemo(ctx context.Context, a *app, o *demoOptions) error {
 		}
 	}
 	fmt.Fprintf(a.stdout, "added %d subscribers\n", len(demoSubscribers))
+	// The demo publishes what the newsroom builds from the sample feeds
+	// once three outlets carry it, so that today's edition has them;
+	// elsewhere editors publish by hand unless --auto-publish says so.
+	if !a.flagGiven("auto-publish") && a.getenv("BOTHSIDES_AUTO_PUBLISH") == "" {
+		a.cfg.AutoPublish = demoAutoPublish
+	}
 	if err := a.demoFeeds(ctx, db, o); err != nil {
 		return err
 	}

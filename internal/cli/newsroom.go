@@ -11,8 +11,12 @@ import (
 )
 
 // newsroom returns the newsroom on the open database, configured by the
-// global settings.
+// global settings: one per invocation, so that serve's ingests and the
+// console's regroupings take turns.
 func (a *app) newsroom(ctx context.Context) (*newsroom.Newsroom, error) {
+	if a.room != nil {
+		return a.room, nil
+	}
 	db, err := a.openDB(ctx)
 	if err != nil {
 		return nil, err
@@ -29,8 +33,9 @@ func (a *app) newsroom(ctx context.Context) (*newsroom.Newsroom, error) {
 		return nil, fmt.Errorf("%w: --cluster-window %v: want a positive duration such as 48h", errUsage, a.cfg.ClusterWindow)
 	}
 	cc.Threshold, cc.Window = a.cfg.ClusterThreshold, a.cfg.ClusterWindow
-	return newsroom.New(newsroom.Config{Cluster: cc, AutoPublish: auto, Now: a.now, Logger: a.log},
-		db, digest.NewStore(db), feeds.NewStore(db)), nil
+	a.room = newsroom.New(newsroom.Config{Cluster: cc, AutoPublish: auto, Now: a.now, Logger: a.log},
+		db, digest.NewStore(db), feeds.NewStore(db))
+	return a.room, nil
 }
 
 // redraft drafts again the still-drafted fields of the stories named,
