@@ -515,3 +515,26 @@ func (s *Store) Linked(ctx context.Context, since time.Time) (map[int64]string, 
 	}
 	return out, rows.Err()
 }
+
+// Writer creates and updates stories inside one write transaction (see
+// Store.Write).
+type Writer struct {
+	s   *Store
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+// Write runs fn with a Writer in one transaction: every story it creates
+// or updates is saved, or none (fn's error aborts). An ingest's stories
+// are written this way, one commit for all of them.
+func (s *Store) Write(ctx context.Context, fn func(w *Writer) error) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error { return fn(&Writer{s: s, ctx: ctx, tx: tx}) })
+}
+
+// Create is Store.Create inside the transaction.
+func (w *Writer) Create(st *Story) error { return w.s.createTx(w.ctx, w.tx, st) }
+
+// Update is Store.Update inside the transaction.
+func (w *Writer) Update(id string, fn func(st *Story) error) (*Story, error) {
+	return w.s.updateTx(w.ctx, w.tx, id, fn)
+}

@@ -108,6 +108,16 @@ type room struct {
 	stories  *digest.Store
 	newsroom *newsroom.Newsroom
 	ingester *feeds.Ingester
+	grouping time.Duration // spent in the newsroom's Group, of all ingests
+}
+
+// timed is the newsroom as the ingester's grouper, its time counted.
+type timed struct{ r *room }
+
+func (t timed) Group(ctx context.Context, items []feeds.Item) error {
+	start := time.Now()
+	defer func() { t.r.grouping += time.Since(start) }()
+	return t.r.newsroom.Group(ctx, items)
 }
 
 func newRoom(tb testing.TB, path string, cfg newsroom.Config, outlets []outlet) *room {
@@ -117,7 +127,7 @@ func newRoom(tb testing.TB, path string, cfg newsroom.Config, outlets []outlet) 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Now, cfg.Logger = clock.Now, quiet
 	r.newsroom = newsroom.New(cfg, db, r.stories, r.feeds)
-	r.ingester = feeds.NewIngester(feeds.IngestConfig{Grouper: r.newsroom, Now: clock.Now, Logger: quiet,
+	r.ingester = feeds.NewIngester(feeds.IngestConfig{Grouper: timed{r}, Now: clock.Now, Logger: quiet,
 		Fetcher: feeds.NewFetcher(feeds.FetchConfig{AllowPrivate: true})}, r.feeds)
 	for _, o := range outlets {
 		if _, err := r.feeds.Add(context.Background(), feeds.Source{Name: o.Name, Domain: o.Domain, Bias: o.Bias,

@@ -178,41 +178,46 @@ func (n *Newsroom) GroupItems(ctx context.Context, items []feeds.Item) (Result, 
 	if err != nil {
 		return res, err
 	}
-	for _, key := range order {
-		arts := added[key]
-		dr := idx.Draft(key)
-		var st *digest.Story
-		if started[key] {
-			st = &digest.Story{ID: key, PublishedAt: arts[0].PublishedAt, Status: digest.StatusDraft,
-				Drafted: slices.Clone(digest.DraftFields), Articles: arts}
-			apply(st, dr, byID, mapping)
-			if n.cfg.AutoPublish.Due(st) {
-				st.Status, st.StatusBy, st.PublishedAt = digest.StatusPublished, digest.ByAuto, latest(st, now)
-				res.Published++
-			}
-			if err := n.stories.Create(ctx, st); err != nil {
-				return res, fmt.Errorf("group items: %w", err)
-			}
-			continue
-		}
-		_, err := n.stories.Update(ctx, key, func(st *digest.Story) error {
-			for _, a := range arts {
-				if !slices.ContainsFunc(st.Articles, func(b digest.Article) bool { return b.URL == a.URL }) {
-					st.Articles = append(st.Articles, a)
+	err = n.stories.Write(ctx, func(w *digest.Writer) error {
+		for _, key := range order {
+			arts := added[key]
+			dr := idx.Draft(key)
+			if started[key] {
+				st := &digest.Story{ID: key, PublishedAt: arts[0].PublishedAt, Status: digest.StatusDraft,
+					Drafted: slices.Clone(digest.DraftFields), Articles: arts}
+				apply(st, dr, byID, mapping)
+				if n.cfg.AutoPublish.Due(st) {
+					st.Status, st.StatusBy, st.PublishedAt = digest.StatusPublished, digest.ByAuto, latest(st, now)
+					res.Published++
 				}
+				if err := w.Create(st); err != nil {
+					return err
+				}
+				continue
 			}
-			apply(st, dr, byID, mapping)
-			if st.Published() {
-				st.UpdatedAt = now
-			} else if st.StatusBy == "" && n.cfg.AutoPublish.Due(st) {
-				st.Status, st.StatusBy, st.PublishedAt, st.UpdatedAt = digest.StatusPublished, digest.ByAuto, latest(st, now), time.Time{}
-				res.Published++
+			_, err := w.Update(key, func(st *digest.Story) error {
+				for _, a := range arts {
+					if !slices.ContainsFunc(st.Articles, func(b digest.Article) bool { return b.URL == a.URL }) {
+						st.Articles = append(st.Articles, a)
+					}
+				}
+				apply(st, dr, byID, mapping)
+				if st.Published() {
+					st.UpdatedAt = now
+				} else if st.StatusBy == "" && n.cfg.AutoPublish.Due(st) {
+					st.Status, st.StatusBy, st.PublishedAt, st.UpdatedAt = digest.StatusPublished, digest.ByAuto, latest(st, now), time.Time{}
+					res.Published++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return res, fmt.Errorf("group items: %w", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("group items: %w", err)
 	}
 	n.cfg.Logger.Info("grouped articles into stories", "articles", len(items), "joined", res.Joined,
 		"started", res.Started, "auto_published", res.Published)
