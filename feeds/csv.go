@@ -67,10 +67,14 @@ func ReadCSV(r io.Reader) ([]Source, []string, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			return nil, nil, fmt.Errorf("line %d: %w", line, err)
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, nil, fmt.Errorf("line %d: %w", pe.Line, pe.Err)
 		}
+		if err != nil {
+			return nil, nil, err
+		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -160,7 +160,7 @@ func (f *Fetcher) Fetch(ctx context.Context, feed Feed, now time.Time) (*Respons
 	if err := checkLiteral(u.Hostname(), f.cfg.Refuse); err != nil {
 		return nil, err
 	}
-	unlock, err := f.lockHost(ctx, strings.ToLower(u.Host))
+	unlock, err := f.lockHost(ctx, strings.ToLower(u.Hostname()))
 	if err != nil {
 		return nil, err
 	}

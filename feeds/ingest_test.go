@@ -233,3 +233,5 @@ func TestIngester_Dedup(t *testing.T) {
 		t.Fatalf("notes %q, want the duplicate GUID named", f.Notes)
 	}
 }
+
+func httptestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

@@ -68,6 +68,9 @@ func Parse(body []byte, contentType string, base *url.URL, now time.Time) (*Pars
 	}
 	feed, err := gofeed.NewParser().Parse(bytes.NewReader(body))
 	if err != nil {
+		if mt, _, _ := mime.ParseMediaType(contentType); mt == "text/html" {
+			return nil, fmt.Errorf("the URL serves an HTML page, not a feed: point the source at its RSS, Atom or JSON feed (%v)", err)
+		}
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
 	p := &Parsed{}

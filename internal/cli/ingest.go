@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -72,8 +73,14 @@ func (a *app) ingester(ctx context.Context, db *sqlite.DB, o ingestConfig, trans
 	if err != nil {
 		return nil, err
 	}
+	// The outlets see who fetches: the operator's public URL when there is
+	// one, else bothsides' own.
+	ua := feeds.DefaultUserAgent
+	if u, err := url.Parse(a.cfg.BaseURL); err == nil && u.Scheme == "https" {
+		ua = fmt.Sprintf("bothsides/%s (+%s; news digest feed reader)", feeds.Version, a.cfg.BaseURL)
+	}
 	f := feeds.NewFetcher(feeds.FetchConfig{Timeout: o.Timeout, MaxBytes: int64(o.MaxBytes),
-		AllowPrivate: o.AllowPrivate, Transport: transport})
+		AllowPrivate: o.AllowPrivate, Transport: transport, UserAgent: ua})
 	return feeds.NewIngester(feeds.IngestConfig{Fetcher: f, Grouper: g, Now: a.now, Logger: a.log}, feeds.NewStore(db)), nil
 }
 
