@@ -5,6 +5,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +101,65 @@ func TestIndex_Corpus(t *testing.T) {
 	if f1 < 0.9 {
 		t.Errorf("B-cubed F1 = %.3f, want at least 0.9", f1)
 	}
+}
+
+// TestIndex_CorpusVariants measures each rule by switching it off alone, and
+// checks that the rules which matter do: the figures in docs/CLUSTERING.md.
+//
+//	go test -run TestIndex_CorpusVariants -v ./cluster/
+func TestIndex_CorpusVariants(t *testing.T) {
+	items, labels := loadCorpus(t)
+	f1 := func(cfg Config) float64 {
+		got := run(New(cfg), items)
+		p, r, f := BCubed(got, labels)
+		t.Logf("%-44s P %.3f R %.3f F1 %.3f ARI %.3f", name(cfg), p, r, f, AdjustedRand(got, labels))
+		return f
+	}
+	def := f1(DefaultConfig())
+	for _, tc := range []struct {
+		change  func(*Config)
+		matters bool // the default must score better than this variant
+	}{
+		{func(c *Config) { c.MinContent = -1 }, true},
+		{func(c *Config) { c.HalfLife = -1 }, true},
+		{func(c *Config) { c.TitleWeight = 1 }, true},
+		{func(c *Config) { c.Linkage = MaxMember }, true},
+		{func(c *Config) { c.Linkage, c.Threshold = MaxMember, 0.2 }, true},
+		{func(c *Config) { c.PhraseWeight = 1 }, false},
+		{func(c *Config) { c.PhraseWeight = 3 }, false},
+		{func(c *Config) { c.NumberWeight = 1 }, false},
+		{func(c *Config) { c.NearDuplicate = 1.01 }, false},
+		{func(c *Config) { c.Threshold = 0.1 }, true},
+		{func(c *Config) { c.Threshold = 0.2 }, true},
+		{func(c *Config) { c.Threshold = 0.25 }, true},
+	} {
+		cfg := DefaultConfig()
+		tc.change(&cfg)
+		if got := f1(cfg); tc.matters && got >= def {
+			t.Errorf("%s: F1 %.3f, not below the default's %.3f", name(cfg), got, def)
+		}
+	}
+}
+
+// name lists how cfg differs from the default.
+func name(cfg Config) string {
+	d := DefaultConfig()
+	var parts []string
+	add := func(ok bool, s string) {
+		if ok {
+			parts = append(parts, s)
+		}
+	}
+	add(cfg.Threshold != d.Threshold, "Threshold="+strconv.FormatFloat(cfg.Threshold, 'g', -1, 64))
+	add(cfg.MinContent != d.MinContent, "MinContent="+strconv.FormatFloat(cfg.MinContent, 'g', -1, 64))
+	add(cfg.HalfLife != d.HalfLife, "HalfLife="+cfg.HalfLife.String())
+	add(cfg.TitleWeight != d.TitleWeight, "TitleWeight="+strconv.FormatFloat(cfg.TitleWeight, 'g', -1, 64))
+	add(cfg.PhraseWeight != d.PhraseWeight, "PhraseWeight="+strconv.FormatFloat(cfg.PhraseWeight, 'g', -1, 64))
+	add(cfg.NumberWeight != d.NumberWeight, "NumberWeight="+strconv.FormatFloat(cfg.NumberWeight, 'g', -1, 64))
+	add(cfg.NearDuplicate != d.NearDuplicate, "NearDuplicate="+strconv.FormatFloat(cfg.NearDuplicate, 'g', -1, 64))
+	add(cfg.Linkage != d.Linkage, "Linkage="+string(cfg.Linkage))
+	if len(parts) == 0 {
+		return "default"
+	}
+	return strings.Join(parts, " ")
 }

@@ -108,17 +108,22 @@ func (x *Index) Draft(key string) Draft {
 			break
 		}
 	}
-	dr.Overview = x.overview(rs)
+	dr.Overview = x.overview(rs, dr.Summary)
 	dr.Framing = x.framing(s)
 	dr.Categories = x.categories(s)
 	return dr
 }
 
 // overview takes sentences from the descriptions, most central text first,
-// one per outlet, leaving out any that repeats a sentence already taken.
-func (x *Index) overview(rs []ranked) []Sentence {
+// one per outlet, leaving out any that repeats the summary or a sentence
+// already taken.
+func (x *Index) overview(rs []ranked, summary string) []Sentence {
 	var out []Sentence
-	var taken []map[string]float64
+	var taken []vector
+	for _, sen := range splitSentences(summary) {
+		w, _, _, _ := vectorize(x.cfg, &x.stems, "", sen)
+		taken = append(taken, newVector(w))
+	}
 	used := map[string]bool{}
 	for _, r := range rs {
 		if len(out) == MaxOverview {
@@ -140,7 +145,8 @@ func (x *Index) overview(rs []ranked) []Sentence {
 			if len([]rune(sen)) < minSentenceRune {
 				continue
 			}
-			v, _, _ := vectorize(x.cfg, "", sen)
+			w, _, _, _ := vectorize(x.cfg, &x.stems, "", sen)
+			v := newVector(w)
 			dupe := false
 			for _, t := range taken {
 				if x.cosine(v, t) >= sentenceDupe {
@@ -162,7 +168,9 @@ func (x *Index) overview(rs []ranked) []Sentence {
 
 // framing picks, per side, the headlines most representative of that side's
 // coverage: the most central among the side's own texts, one per outlet and
-// no headline twice.
+// no headline twice. A wire copy belongs to the side of its first
+// publisher; another side's outlets reprinting it come after that side's
+// own texts.
 func (x *Index) framing(s *story) map[digest.Side][]Quote {
 	out := map[digest.Side][]Quote{}
 	bySide := map[digest.Side][]*doc{}
@@ -183,7 +191,11 @@ func (x *Index) framing(s *story) map[digest.Side][]Quote {
 			continue
 		}
 		used, heads := map[string]bool{}, map[string]bool{}
-		for _, r := range x.rank(docs) {
+		rs := x.rank(docs)
+		sort.SliceStable(rs, func(i, j int) bool {
+			return x.owns(rs[i], side) && !x.owns(rs[j], side)
+		})
+		for _, r := range rs {
 			if len(out[side]) == MaxQuotes {
 				break
 			}
@@ -207,6 +219,12 @@ func (x *Index) framing(s *story) map[digest.Side][]Quote {
 		}
 	}
 	return out
+}
+
+// owns reports whether a text was first published on side.
+func (x *Index) owns(r ranked, side digest.Side) bool {
+	s, ok := sideOf(r.first.Bias)
+	return ok && s == side
 }
 
 // sideOf is the side of a rating; unrated (or unknown) outlets have none.

@@ -8,6 +8,8 @@
 // wire copy count once. See docs/CLUSTERING.md.
 package cluster
 
+//go:generate go run ./testdata/gen -corpus testdata/corpus.json -out testdata/feeds
+
 import (
 	"math"
 	"sort"
@@ -26,26 +28,49 @@ const (
 	MaxMember Linkage = "max"
 )
 
-// Config holds the thresholds and weights of the similarity.
+// Config holds the thresholds and weights of the similarity. New fills a
+// zero field with its default; a negative MinContent or HalfLife switches
+// that rule off.
 type Config struct {
-	Threshold     float64       // an article joins a story when the cosine reaches this
-	Window        time.Duration // stories considered: an item within Window of the article
-	TitleWeight   float64       // weight of a title word; a description word weighs 1
-	PhraseWeight  float64       // multiplier for a name run ("Port Ellery City Council")
-	NumberWeight  float64       // multiplier for a number ("4.2", "2300")
-	NearDuplicate float64       // cosine at which two texts are one reprinted copy
-	Linkage       Linkage       // Centroid or MaxMember
-	SharedTerms   int           // how many terms Match.Shared lists
+	// Threshold is the score an article needs to join a story.
+	Threshold float64
+	// Window bounds the stories considered: one with an article within
+	// Window of the new article's publication.
+	Window time.Duration
+	// TitleWeight is the weight of a title word; a description word weighs 1.
+	TitleWeight float64
+	// PhraseWeight multiplies a name, a run of capitalised words ("Port
+	// Ellery City Council"), kept as one term beside its words.
+	PhraseWeight float64
+	// NumberWeight multiplies a number ("4.75", "2300").
+	NumberWeight float64
+	// MinContent is the share of a match's weight that must come from terms
+	// other than names found in other stories too: sharing a place name
+	// alone is not one event, sharing a storm's name may be.
+	MinContent float64
+	// HalfLife halves a story's score for each HalfLife between its newest
+	// article and the new one: an event's coverage comes in a burst.
+	HalfLife time.Duration
+	// NearDuplicate is the cosine at which two texts of one story are one
+	// reprinted copy, counted once.
+	NearDuplicate float64
+	// Linkage compares an article with a story's centroid (the default) or
+	// with its most similar text.
+	Linkage Linkage
+	// SharedTerms is how many terms Match.Shared lists.
+	SharedTerms int
 }
 
 // DefaultConfig is the configuration measured in docs/CLUSTERING.md.
 func DefaultConfig() Config {
 	return Config{
-		Threshold:     0.22,
+		Threshold:     0.14,
 		Window:        48 * time.Hour,
 		TitleWeight:   2,
-		PhraseWeight:  2,
+		PhraseWeight:  1.5,
 		NumberWeight:  1.5,
+		MinContent:    0.2,
+		HalfLife:      24 * time.Hour,
 		NearDuplicate: 0.9,
 		Linkage:       Centroid,
 		SharedTerms:   5,
@@ -55,14 +80,14 @@ func DefaultConfig() Config {
 // Match is the story an article is most similar to, and why.
 type Match struct {
 	Story  string   // "" when no story passes Config.Threshold
-	Score  float64  // cosine, 0..1
+	Score  float64  // cosine with the story's centroid, discounted by HalfLife; 0..1
 	Shared []string // the shared terms that contributed most, most weight first
 }
 
 // doc is one distinct text in a story: an article, with the verbatim or
 // near-identical reprints of it filed in the same story.
 type doc struct {
-	vec       map[string]float64 // term weights, L2-normalised, without IDF
+	vec       vector // term weights, L2-normalised, without IDF
 	fp        uint64
 	items     []int64 // the articles carrying this text, in filing order
 	story     *story
@@ -97,11 +122,57 @@ type Index struct {
 	surface  map[string]string         // a term as first written
 	epoch    int                       // bumped when IDF has drifted enough to recompute norms
 	epochN   int                       // ndocs at the last bump
+	stems    stems
+	last     vectorized         // Best's work, reused when Put files the same text
+	idfs     map[string]float64 // idf's cache
+	dots     map[*story]float64 // best's accumulators, kept to save allocations
+	content  map[*story]float64
+}
+
+// vector is a term vector with its terms in order, so every sum over it
+// runs in one order.
+type vector struct {
+	w    map[string]float64
+	keys []string
+}
+
+func newVector(w map[string]float64) vector { return vector{w, sortedKeys(w)} }
+
+// vectorized is one text's term vector, as vectorize returns it.
+type vectorized struct {
+	title, desc string
+	vec         vector
+	surface     map[string]string
+	names       map[string]bool
+	fp          uint64
+}
+
+// vectorize is vectorize with the index's stem cache, remembering the last
+// text: the newsroom calls Best then Put with one article.
+func (x *Index) vectorize(title, desc string) vectorized {
+	if x.last.vec.w != nil && x.last.title == title && x.last.desc == desc {
+		return x.last
+	}
+	v := vectorized{title: title, desc: desc}
+	var w map[string]float64
+	w, v.surface, v.names, v.fp = vectorize(x.cfg, &x.stems, title, desc)
+	v.vec = newVector(w)
+	x.last = v
+	return v
 }
 
 // New is an empty index.
 func New(cfg Config) *Index {
 	d := DefaultConfig()
+	if cfg.Threshold <= 0 {
+		cfg.Threshold = d.Threshold
+	}
+	if cfg.HalfLife == 0 {
+		cfg.HalfLife = d.HalfLife
+	}
+	if cfg.MinContent == 0 {
+		cfg.MinContent = d.MinContent
+	}
 	if cfg.Window <= 0 {
 		cfg.Window = d.Window
 	}
@@ -125,7 +196,7 @@ func New(cfg Config) *Index {
 	}
 	return &Index{cfg: cfg, stories: map[string]*story{}, items: map[int64]*member{},
 		byFP: map[uint64][]*doc{}, df: map[string]int{}, postings: map[string]map[*story]int{},
-		surface: map[string]string{}}
+		surface: map[string]string{}, idfs: map[string]float64{}, dots: map[*story]float64{}, content: map[*story]float64{}}
 }
 
 // Config is the index's configuration, defaults applied.
@@ -145,9 +216,16 @@ func (x *Index) StoryOf(itemID int64) string {
 	return ""
 }
 
-// idf is the smoothed inverse document frequency of a term.
+// idf is the smoothed inverse document frequency of a term, over the number
+// of documents at the last epoch (within 5% of now), cached until the term's
+// document frequency or the epoch changes.
 func (x *Index) idf(t string) float64 {
-	return math.Log(float64(1+x.ndocs)/float64(1+x.df[t])) + 1
+	if v, ok := x.idfs[t]; ok {
+		return v
+	}
+	v := math.Log(float64(1+x.epochN)/float64(1+x.df[t])) + 1
+	x.idfs[t] = v
+	return v
 }
 
 func (x *Index) storyNorm(s *story) float64 {
@@ -164,15 +242,17 @@ func (x *Index) storyNorm(s *story) float64 {
 }
 
 // touchDocs moves the epoch on when the number of documents has changed by
-// more than 2% since norms were last computed.
+// more than 5% since norms were last computed: IDF then moves by at most
+// log 1.05, alike for every term, so cached norms stay close.
 func (x *Index) touchDocs() {
 	d := x.ndocs - x.epochN
 	if d < 0 {
 		d = -d
 	}
-	if d*50 > x.epochN || x.epochN < 50 {
+	if d*20 > x.epochN || x.epochN < 20 {
 		x.epoch++
 		x.epochN = x.ndocs
+		clear(x.idfs)
 	}
 }
 
@@ -183,13 +263,14 @@ func (x *Index) inWindow(s *story, at time.Time) bool {
 // Best is the story, within Window of it.Published, most similar to it.
 // A verbatim reprint of a filed text matches that text's story with score 1.
 func (x *Index) Best(it feeds.Item) Match {
-	vec, surface, fp := vectorize(x.cfg, it.Title, it.Description)
+	v := x.vectorize(it.Title, it.Description)
+	vec, surface, names, fp := v.vec, v.surface, v.names, v.fp
 	for _, d := range x.byFP[fp] {
 		if x.inWindow(d.story, it.Published) {
-			return Match{Story: d.story.key, Score: 1, Shared: x.shared(vec, d.vec, surface)}
+			return Match{Story: d.story.key, Score: 1, Shared: x.shared(vec, d.vec.w, surface)}
 		}
 	}
-	s, score := x.best(vec, it.Published)
+	s, score := x.best(vec, names, it.Published)
 	if s == nil || score < x.cfg.Threshold {
 		return Match{Score: score}
 	}
@@ -197,27 +278,33 @@ func (x *Index) Best(it feeds.Item) Match {
 }
 
 // best scores every story in the window that shares a term with vec.
-func (x *Index) best(vec map[string]float64, at time.Time) (*story, float64) {
-	terms := sortedKeys(vec)
+func (x *Index) best(vec vector, names map[string]bool, at time.Time) (*story, float64) {
+	terms := vec.keys
 	var qn float64
 	for _, t := range terms {
-		w := vec[t] * x.idf(t)
+		w := vec.w[t] * x.idf(t)
 		qn += w * w
 	}
 	qn = math.Sqrt(qn)
 	if qn == 0 {
 		return nil, 0
 	}
-	dots := map[*story]float64{}
+	dots, content := x.dots, x.content
+	clear(dots)
+	clear(content)
 	for _, t := range terms {
 		idf := x.idf(t)
 		for s := range x.postings[t] {
-			dots[s] += vec[t] * s.centroid[t] * idf * idf
+			d := vec.w[t] * s.centroid[t] * idf * idf
+			dots[s] += d
+			if !names[t] || len(x.postings[t]) == 1 { // a name of this story alone is content
+				content[s] += d
+			}
 		}
 	}
 	cands := make([]*story, 0, len(dots))
 	for s := range dots {
-		if x.inWindow(s, at) {
+		if x.inWindow(s, at) && content[s] >= x.cfg.MinContent*dots[s] {
 			cands = append(cands, s)
 		}
 	}
@@ -233,6 +320,13 @@ func (x *Index) best(vec map[string]float64, at time.Time) (*story, float64) {
 		} else {
 			score = dots[s] / (qn * x.storyNorm(s))
 		}
+		if x.cfg.HalfLife > 0 {
+			gap := at.Sub(s.newest)
+			if gap < 0 {
+				gap = -gap
+			}
+			score *= math.Exp2(-float64(gap) / float64(x.cfg.HalfLife))
+		}
 		if score > top {
 			best, top = s, score
 		}
@@ -241,21 +335,21 @@ func (x *Index) best(vec map[string]float64, at time.Time) (*story, float64) {
 }
 
 // cosine of two term vectors under the current IDF.
-func (x *Index) cosine(a, b map[string]float64) float64 {
-	if len(b) < len(a) {
+func (x *Index) cosine(a, b vector) float64 {
+	if len(b.keys) < len(a.keys) {
 		a, b = b, a
 	}
 	var dot, na, nb float64
-	for _, t := range sortedKeys(a) {
+	for _, t := range a.keys {
 		idf := x.idf(t)
-		wa := a[t] * idf
+		wa := a.w[t] * idf
 		na += wa * wa
-		if v, ok := b[t]; ok {
+		if v, ok := b.w[t]; ok {
 			dot += wa * v * idf
 		}
 	}
-	for _, t := range sortedKeys(b) {
-		wb := b[t] * x.idf(t)
+	for _, t := range b.keys {
+		wb := b.w[t] * x.idf(t)
 		nb += wb * wb
 	}
 	if na == 0 || nb == 0 {
@@ -265,13 +359,14 @@ func (x *Index) cosine(a, b map[string]float64) float64 {
 }
 
 // shared lists the terms of q that contributed most to its similarity with v.
-func (x *Index) shared(q, v map[string]float64, surface map[string]string) []string {
+func (x *Index) shared(q vector, v map[string]float64, surface map[string]string) []string {
 	type tw struct {
 		t string
 		w float64
 	}
 	var ts []tw
-	for t, w := range q {
+	for _, t := range q.keys {
+		w := q.w[t]
 		if c, ok := v[t]; ok {
 			idf := x.idf(t)
 			ts = append(ts, tw{t, w * c * idf * idf})
@@ -310,7 +405,9 @@ func (x *Index) Put(it feeds.Item, storyKey string) {
 		s = &story{key: storyKey, centroid: map[string]float64{}, newest: it.Published, oldest: it.Published}
 		x.stories[storyKey] = s
 	}
-	vec, surface, fp := vectorize(x.cfg, it.Title, it.Description)
+	v := x.vectorize(it.Title, it.Description)
+	vec, surface, fp := v.vec, v.surface, v.fp
+	x.last = vectorized{} // the vector now belongs to the index
 	var d *doc
 	for _, c := range x.byFP[fp] {
 		if c.story == s {
@@ -330,9 +427,11 @@ func (x *Index) Put(it feeds.Item, storyKey string) {
 		d = &doc{vec: vec, fp: fp, story: s, published: it.Published}
 		s.docs = append(s.docs, d)
 		x.byFP[fp] = append(x.byFP[fp], d)
-		for t, w := range vec {
+		for _, t := range vec.keys {
+			w := vec.w[t]
 			s.centroid[t] += w
 			x.df[t]++
+			delete(x.idfs, t)
 			p := x.postings[t]
 			if p == nil {
 				p = map[*story]int{}
@@ -420,7 +519,8 @@ func (x *Index) dropDoc(d *doc) {
 	} else {
 		x.byFP[d.fp] = fps
 	}
-	for t, w := range d.vec {
+	for _, t := range d.vec.keys {
+		w := d.vec.w[t]
 		if s.centroid[t] -= w; s.centroid[t] < 1e-12 || x.postings[t][s] == 1 {
 			delete(s.centroid, t)
 		}
@@ -430,6 +530,7 @@ func (x *Index) dropDoc(d *doc) {
 				delete(x.postings, t)
 			}
 		}
+		delete(x.idfs, t)
 		if x.df[t]--; x.df[t] <= 0 {
 			delete(x.df, t)
 			delete(x.surface, t)

@@ -124,7 +124,7 @@ func stem(w string) string {
 	return english.Stem(w, false)
 }
 
-// titleCased reports whether a headline capitalises most words (Title Case),
+// titleCased reports whether a headline capitalises every word (Title Case),
 // so a capital letter there does not mark a name.
 func titleCased(toks []token) bool {
 	words, caps := 0, 0
@@ -137,14 +137,34 @@ func titleCased(toks []token) bool {
 			caps++
 		}
 	}
-	return words >= 3 && caps*5 >= words*4
+	return words >= 3 && caps == words
+}
+
+// stems caches stemming, the costliest step: a vocabulary is small next to
+// the number of words read. It is emptied when it reaches maxStems.
+type stems map[string]string
+
+const maxStems = 1 << 17
+
+func (c *stems) stem(w string) string {
+	if s, ok := (*c)[w]; ok {
+		return s
+	}
+	if *c == nil || len(*c) >= maxStems {
+		*c = stems{}
+	}
+	s := stem(w)
+	(*c)[w] = s
+	return s
 }
 
 // weigher builds an item's term vector.
 type weigher struct {
 	cfg     Config
+	stems   *stems
 	vec     map[string]float64
 	surface map[string]string
+	names   map[string]bool // terms written as names: capitalised runs and words
 }
 
 // add weighs the words of one field. names, when not nil, is the set of words
@@ -175,6 +195,7 @@ func (w *weigher) add(toks []token, field float64, names map[string]bool) {
 				parts[i] = t.text
 			}
 			w.term(strings.ToLower(strings.Join(parts, " ")), strings.Join(parts, " "), field*w.cfg.PhraseWeight)
+			w.names[strings.ToLower(strings.Join(parts, " "))] = true
 			if len(run) > 2 { // the pairs inside it, so "Port Ellery" meets "Port Ellery City Council"
 				for i := 0; i+1 < len(run); i++ {
 					if stopWord(run[i].lower) || stopWord(run[i+1].lower) {
@@ -182,6 +203,7 @@ func (w *weigher) add(toks []token, field float64, names map[string]bool) {
 					}
 					p := run[i].text + " " + run[i+1].text
 					w.term(strings.ToLower(p), p, field*w.cfg.PhraseWeight/2)
+					w.names[strings.ToLower(p)] = true
 				}
 			}
 		}
@@ -211,7 +233,11 @@ func (w *weigher) add(toks []token, field float64, names map[string]bool) {
 		if t.number {
 			weight *= w.cfg.NumberWeight
 		}
-		w.term(stem(t.lower), t.lower, weight)
+		k := w.stems.stem(t.lower)
+		if c {
+			w.names[k] = true
+		}
+		w.term(k, t.lower, weight)
 	}
 	flush()
 }
@@ -226,19 +252,22 @@ func (w *weigher) term(key, surface string, weight float64) {
 // vectorize is an item's term vector: title words weigh Config.TitleWeight,
 // description words 1, names and numbers more; L2-normalised. fp fingerprints
 // the stemmed text, so a verbatim reprint is found without comparing.
-func vectorize(cfg Config, title, desc string) (vec map[string]float64, surface map[string]string, fp uint64) {
-	w := &weigher{cfg: cfg, vec: map[string]float64{}, surface: map[string]string{}}
+func vectorize(cfg Config, st *stems, title, desc string) (vec map[string]float64, surface map[string]string, names map[string]bool, fp uint64) {
+	if st == nil {
+		st = &stems{}
+	}
+	w := &weigher{cfg: cfg, stems: st, vec: map[string]float64{}, surface: map[string]string{}, names: map[string]bool{}}
 	tt, dt := tokenize(title), tokenize(desc)
-	var names map[string]bool
+	var caps map[string]bool
 	if titleCased(tt) {
-		names = map[string]bool{}
+		caps = map[string]bool{}
 		for _, t := range dt {
 			if t.cap && !t.initial {
-				names[t.lower] = true
+				caps[t.lower] = true
 			}
 		}
 	}
-	w.add(tt, cfg.TitleWeight, names)
+	w.add(tt, cfg.TitleWeight, caps)
 	w.add(dt, 1, nil)
 	var n float64
 	for _, v := range w.vec {
@@ -258,7 +287,7 @@ func vectorize(cfg Config, title, desc string) (vec map[string]float64, surface 
 		h.Write([]byte(t.lower))
 		h.Write([]byte{' '})
 	}
-	return w.vec, w.surface, h.Sum64()
+	return w.vec, w.surface, w.names, h.Sum64()
 }
 
 // sortedKeys lists a vector's terms in order, so sums and ties never depend
