@@ -91,6 +91,9 @@ func TestIngestCorpus(t *testing.T) {
 	if f1 < memF1-0.01 {
 		t.Fatalf("B-cubed F1 %.3f through the newsroom, %.3f in memory: the pipeline loses groupings", f1, memF1)
 	}
+	if f1 < 0.9 {
+		t.Fatalf("B-cubed F1 %.3f, want at least 0.9", f1)
+	}
 }
 
 // BenchmarkIngestCorpus ingests the corpus (every two hours of its time)
