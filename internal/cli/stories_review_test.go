@@ -101,3 +101,40 @@ func TestStories_Review(t *testing.T) {
 		}
 	})
 }
+
+// TestDemo_Newsroom checks that the demo builds stories from the sample
+// feeds, with coverage and blindspots, and that its edition carries some.
+func TestDemo_Newsroom(t *testing.T) {
+	c := newCLI(t)
+	t.Chdir(c.dir)
+	out := c.must("", "demo", "-serve=false")
+	if !strings.Contains(out, "the newsroom built 9 stories from the feeds: 8 published, 1 drafts, 2 blindspots") {
+		t.Fatalf("demo output:\n%s", out)
+	}
+	c.env["BOTHSIDES_DB"] = "bothsides-demo.db"
+	var list []digest.Listing
+	if err := json.Unmarshal([]byte(c.must("", "stories", "list", "--json", "-n", "200")), &list); err != nil {
+		t.Fatal(err)
+	}
+	built := map[string]digest.Listing{}
+	unrated := 0
+	for _, l := range list {
+		if l.Articles[0].Join != nil {
+			built[l.ID] = l
+			unrated += l.Coverage.Unrated
+		}
+	}
+	if len(built) != 9 || unrated == 0 {
+		t.Fatalf("%d built stories, %d unrated sources among them", len(built), unrated)
+	}
+	show := c.must("", "editions", "show", testsupport.Epoch.Format("2006-01-02"))
+	carried := 0
+	for id := range built {
+		if strings.Contains(show, "("+id+")") {
+			carried++
+		}
+	}
+	if carried == 0 {
+		t.Fatalf("the demo edition carries none of the built stories:\n%s", show)
+	}
+}
