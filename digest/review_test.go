@@ -3,7 +3,9 @@ package digest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,4 +193,39 @@ func TestStore_Drafts(t *testing.T) {
 			t.Fatalf("merged-away story: err=%v", err)
 		}
 	})
+}
+
+// TestRenderer_Render_Unrated checks that an unrated outlet counts among a
+// story's articles but on no side, in the mail and the blindspot rule.
+func TestRenderer_Render_Unrated(t *testing.T) {
+	st := coveredStory("mixed", 0, 0, 3, t0)
+	for i := range 4 {
+		st.Articles = append(st.Articles, digest.Article{Source: fmt.Sprintf("Unrated %d", i), Bias: digest.Unrated,
+			URL: fmt.Sprintf("https://unrated%d.example/mixed", i)})
+	}
+	if side := digest.DefaultBlindspotRule.For(st.Coverage()); side != digest.SideLeft {
+		t.Fatalf("blindspot=%q: three right outlets and four unrated ones are a blindspot for the left", side)
+	}
+	e := &digest.Edition{Date: "2026-11-27", Stories: []digest.Story{st}}
+	_, h, txt := render(t, e, ada)
+	flat := strings.Join(strings.Fields(txt), " ")
+	if !strings.Contains(flat, "Coverage by 3 sources: Left 0% · Center 0% · Right 100%; and 4 unrated") {
+		t.Fatalf("text coverage line wrong:\n%s", txt)
+	}
+	if !strings.Contains(flat, "All 7 articles") {
+		t.Fatalf("text part does not count the unrated articles:\n%s", txt)
+	}
+	if legend := parseHTML(t, h).Find("td.legend").Text(); !strings.Contains(legend, "Right 100% (3); and 4 unrated") {
+		t.Fatalf("HTML legend %q", legend)
+	}
+}
+
+func TestParseImport_Unrated(t *testing.T) {
+	s := validStory("x")
+	s["articles"].([]any)[0].(map[string]any)["bias"] = "unrated"
+	_, err := digest.ParseImport(strings.NewReader(file(t, s)))
+	var ie *digest.ImportError
+	if !errors.As(err, &ie) || !strings.Contains(ie.Error(), `"unrated" is not one of`) {
+		t.Fatalf("import of an unrated article: %v, want the import's rule kept", err)
+	}
 }
