@@ -6,6 +6,7 @@
 package newsroom
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -144,6 +145,24 @@ func (n *Newsroom) GroupItems(ctx context.Context, items []feeds.Item) (Result, 
 	if err != nil {
 		return res, err
 	}
+	// Items of the window in no story are grouped too: an earlier
+	// grouping that failed, or items stored before the newsroom ran, are
+	// caught up rather than lost.
+	given := map[int64]bool{}
+	for _, it := range items {
+		given[it.ID] = true
+	}
+	for id, it := range byID {
+		if _, ok := linked[id]; !ok && !given[id] {
+			items = append(items, it)
+		}
+	}
+	slices.SortStableFunc(items, func(a, b feeds.Item) int {
+		if c := a.Published.Compare(b.Published); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 	added := map[string][]digest.Article{} // story -> its new articles, in order
 	var order []string
 	started := map[string]bool{}
@@ -219,7 +238,7 @@ func (n *Newsroom) GroupItems(ctx context.Context, items []feeds.Item) (Result, 
 	if err != nil {
 		return Result{}, fmt.Errorf("group items: %w", err)
 	}
-	n.cfg.Logger.Info("grouped articles into stories", "articles", len(items), "joined", res.Joined,
+	n.cfg.Logger.Info("grouped articles into stories", "articles", res.Joined+res.Started, "joined", res.Joined,
 		"started", res.Started, "auto_published", res.Published)
 	return res, nil
 }

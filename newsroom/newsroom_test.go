@@ -2,12 +2,15 @@ package newsroom_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"bothsides/digest"
+	"bothsides/feeds"
 	"bothsides/internal/testsupport"
 	"bothsides/newsroom"
 )
@@ -228,5 +231,31 @@ func TestTopics_Map(t *testing.T) {
 	}
 	if err := topics.Unmap(ctx, "weather"); err == nil {
 		t.Fatal("unmapping twice: want an error")
+	}
+}
+
+// TestNewsroom_CatchUp checks that articles stored without being grouped
+// (an ingest with no newsroom, or a grouping that failed) are grouped by
+// the next one.
+func TestNewsroom_CatchUp(t *testing.T) {
+	ctx := context.Background()
+	r := newRoom(t, t.TempDir()+"/bothsides.db", newsroom.Config{}, outlets)
+	r.news.add("harbor.example", storm(t0, "Storm Aldric floods Port Ellery", "Storm Aldric flooded Port Ellery on Monday."))
+	r.clock.Set(t0.Add(time.Hour))
+	// Stored only: an ingester without a grouper.
+	bare := feeds.NewIngester(feeds.IngestConfig{Now: r.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Fetcher: feeds.NewFetcher(feeds.FetchConfig{AllowPrivate: true})}, r.feeds)
+	if _, err := bare.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := r.stories.List(ctx, 10); len(list) != 0 {
+		t.Fatalf("%d stories before grouping", len(list))
+	}
+	r.news.add("wire.example", storm(t0.Add(2*time.Hour), "Storm Aldric makes landfall near Port Ellery", "Storm Aldric flooded Port Ellery as it came ashore."))
+	r.clock.Set(t0.Add(3 * time.Hour))
+	r.ingest(t)
+	list, _ := r.stories.List(ctx, 10)
+	if len(list) != 1 || len(list[0].Articles) != 2 || list[0].Articles[0].Source != "Harbor Progressive" {
+		t.Fatalf("after the grouped ingest: %+v", list)
 	}
 }
