@@ -55,3 +55,30 @@ func TestParseCSV(t *testing.T) {
 		}
 	})
 }
+
+// TestParseCSV_Hostile: 10 MB values and control characters give short,
+// clear errors naming the line, and nothing is imported.
+func TestParseCSV_Hostile(t *testing.T) {
+	big := strings.Repeat("x", 10<<20)
+	in := "name,domain,bias,feeds,factuality,owner,rated_by,rated_on\n" +
+		big + ",a.example,left,,,,,\n" +
+		"B," + big + ".example,left,,,,,\n" +
+		"C,c.example," + big + ",,,,,\n" +
+		"D,d.example,left,https://d.example/" + big + ",,,,\n" +
+		"E,e.example,left,,," + big + ",,\n" +
+		"F\x07,f.example,left,javascript:alert(1),,,,\n" +
+		"G,g.example,left,,,,x,\n"
+	list, err := feeds.ParseCSV(strings.NewReader(in))
+	if err == nil || list != nil {
+		t.Fatalf("hostile file imported: %d sources", len(list))
+	}
+	msg := err.Error()
+	if len(msg) > 3000 {
+		t.Fatalf("error of %d bytes", len(msg))
+	}
+	for _, want := range []string{"line 2:", "line 3:", "line 4:", "line 5:", "line 6:", "line 7:", "control character", "only http and https", "line 8:", "go together"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}

@@ -104,3 +104,53 @@ func TestParse_HTMLPage(t *testing.T) {
 		t.Fatalf("err=%v", err)
 	}
 }
+
+// failing is a Grouper that fails while fail is set.
+type failing struct {
+	recorder
+	fail bool
+}
+
+func (f *failing) Group(ctx context.Context, items []feeds.Item) error {
+	if f.fail {
+		return fmt.Errorf("grouping is down")
+	}
+	return f.recorder.Group(ctx, items)
+}
+
+// TestIngester_GroupFails: items stored by an ingest whose grouping failed
+// are handed over by the next ingest, with its new ones, then never again.
+func TestIngester_GroupFails(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	second := false
+	srv := server(t, map[string]http.HandlerFunc{"/feed": func(w http.ResponseWriter, r *http.Request) {
+		items := []string{rssItem("a", "Ferry resumes", "https://g.example/a", "Thu, 26 Nov 2026 06:00:00 GMT")}
+		mu.Lock()
+		if second {
+			items = append(items, rssItem("b", "Ferry fares cut", "https://g.example/b", "Thu, 26 Nov 2026 07:00:00 GMT"))
+		}
+		mu.Unlock()
+		w.Write([]byte(rss(items...)))
+	}})
+	st, clock := mustStore(t)
+	st.Add(ctx, src("G", "center", srv.URL+"/feed"))
+	g := &failing{fail: true}
+	in := ingester(t, st, clock, g, feeds.FetchConfig{})
+	if _, err := in.Run(ctx); err == nil || !strings.Contains(err.Error(), "grouping is down") {
+		t.Fatalf("err=%v, want the grouping's error", err)
+	}
+	g.fail = false
+	mu.Lock()
+	second = true
+	mu.Unlock()
+	clock.Advance(15 * time.Minute)
+	rep, err := in.Run(ctx)
+	if err != nil || rep.New != 1 || rep.Grouped != 2 || len(g.calls) != 1 || len(g.calls[0]) != 2 || g.calls[0][0].Title != "Ferry resumes" {
+		t.Fatalf("second ingest: %+v, %v, calls %v; want a and b handed over", rep, err, g.calls)
+	}
+	clock.Advance(15 * time.Minute)
+	if rep, _ := in.Run(ctx); rep.Grouped != 0 || len(g.calls) != 1 {
+		t.Fatalf("third ingest handed over %d items again", rep.Grouped)
+	}
+}

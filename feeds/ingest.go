@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +29,13 @@ type IngestConfig struct {
 	// longer than the backoff is honoured, up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
 }
+
+// Items an ingest hands to the Grouper: at most MaxGroup, first seen at
+// most RegroupWindow ago (older ones that no grouping took stay ungrouped).
+const (
+	MaxGroup      = 20000
+	RegroupWindow = 48 * time.Hour
+)
 
 // Ingester fetches every due feed once, stores the new items and hands
 // them to the Grouper.
@@ -78,7 +84,7 @@ type Report struct {
 	NotDue  int // feeds skipped: backing off or asked to wait
 	New     int
 	Failed  int
-	Grouped bool // the Grouper took the new items
+	Grouped int // items the Grouper took
 }
 
 func (r Report) String() string {
@@ -87,8 +93,11 @@ func (r Report) String() string {
 
 // Run fetches every due feed once, each on its own: a feed that fails has
 // its error recorded on its row and stops nothing else. It stores the new
-// items and calls the Grouper with all of them, in published order. The
-// error is for the database or the Grouper, never for one feed.
+// items and calls the Grouper once with all of them, in published order,
+// together with any item an earlier ingest stored but could not hand over;
+// when Group fails the items are handed over again by the next Run, so
+// Group must take all or nothing. The error is for the database or the
+// Grouper, never for one feed.
 func (in *Ingester) Run(ctx context.Context) (Report, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -106,7 +115,6 @@ func (in *Ingester) Run(ctx context.Context) (Report, error) {
 	}
 	rep.NotDue = max(0, total-len(jobs))
 	results := make([]FeedResult, len(jobs))
-	items := make([][]Item, len(jobs))
 	dbErrs := make([]error, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -115,7 +123,7 @@ func (in *Ingester) Run(ctx context.Context) (Report, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], items[i], dbErrs[i] = in.one(ctx, jobs[i])
+				results[i], dbErrs[i] = in.one(ctx, jobs[i])
 			}
 		}()
 	}
@@ -127,8 +135,7 @@ func (in *Ingester) Run(ctx context.Context) (Report, error) {
 	}
 	close(next)
 	wg.Wait()
-	var fresh []Item
-	for i, r := range results {
+	for _, r := range results {
 		if r.URL == "" {
 			continue // not started: the context ended
 		}
@@ -137,7 +144,6 @@ func (in *Ingester) Run(ctx context.Context) (Report, error) {
 		if r.Err != nil {
 			rep.Failed++
 		}
-		fresh = append(fresh, items[i]...)
 	}
 	if err := errors.Join(dbErrs...); err != nil {
 		return rep, err
@@ -145,27 +151,38 @@ func (in *Ingester) Run(ctx context.Context) (Report, error) {
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
-	sort.SliceStable(fresh, func(i, j int) bool {
-		if !fresh[i].Published.Equal(fresh[j].Published) {
-			return fresh[i].Published.Before(fresh[j].Published)
-		}
-		return fresh[i].ID < fresh[j].ID
-	})
 	in.cfg.Logger.Info("ingest", "feeds", len(rep.Feeds), "failed", rep.Failed, "waiting", rep.NotDue, "new_items", rep.New)
-	if in.cfg.Grouper != nil && len(fresh) > 0 {
-		if err := in.cfg.Grouper.Group(ctx, fresh); err != nil {
-			return rep, fmt.Errorf("group %d new items: %w", len(fresh), err)
-		}
-		rep.Grouped = true
+	if in.cfg.Grouper == nil {
+		return rep, nil
 	}
+	// The grouping gets the new items and any an earlier ingest stored but
+	// could not hand over (its grouping failed, or the process stopped).
+	todo, err := in.store.Ungrouped(ctx, now.Add(-RegroupWindow), MaxGroup)
+	if err != nil {
+		return rep, err
+	}
+	if len(todo) == 0 {
+		return rep, nil
+	}
+	if err := in.cfg.Grouper.Group(ctx, todo); err != nil {
+		return rep, fmt.Errorf("group %d new items (handed over again by the next ingest): %w", len(todo), err)
+	}
+	ids := make([]int64, len(todo))
+	for i, it := range todo {
+		ids[i] = it.ID
+	}
+	if err := in.store.MarkGrouped(ctx, ids, in.cfg.Now()); err != nil {
+		return rep, err
+	}
+	rep.Grouped = len(todo)
 	return rep, nil
 }
 
 // one fetches, parses and stores one feed. A feed's own failure is in the
 // result (and on its row); the error is the database's.
-func (in *Ingester) one(ctx context.Context, job Job) (FeedResult, []Item, error) {
+func (in *Ingester) one(ctx context.Context, job Job) (FeedResult, error) {
 	res := FeedResult{Source: job.Source.Name, URL: job.Feed.URL}
-	fail := func(err error, retryAfter time.Duration) (FeedResult, []Item, error) {
+	fail := func(err error, retryAfter time.Duration) (FeedResult, error) {
 		res.Err = err
 		now := in.cfg.Now()
 		wait := in.backoff(job.Feed.Failures + 1)
@@ -173,12 +190,12 @@ func (in *Ingester) one(ctx context.Context, job Job) (FeedResult, []Item, error
 			wait = min(retryAfter, in.cfg.MaxBackoff)
 		}
 		in.cfg.Logger.Warn("feed failed", "source", job.Source.Name, "feed", job.Feed.URL, "err", err, "failures", job.Feed.Failures+1, "next", now.Add(wait).Format(time.RFC3339))
-		return res, nil, in.store.Failed(context.WithoutCancel(ctx), job.Feed.ID, now, err.Error(), now.Add(wait))
+		return res, in.store.Failed(context.WithoutCancel(ctx), job.Feed.ID, now, err.Error(), now.Add(wait))
 	}
 	resp, err := in.cfg.Fetcher.Fetch(ctx, job.Feed, in.cfg.Now())
 	if err != nil {
 		if ctx.Err() != nil {
-			return FeedResult{}, nil, nil // shutting down: not the feed's fault
+			return FeedResult{}, nil // shutting down: not the feed's fault
 		}
 		var se *StatusError
 		if errors.As(err, &se) {
@@ -189,7 +206,7 @@ func (in *Ingester) one(ctx context.Context, job Job) (FeedResult, []Item, error
 	now := in.cfg.Now()
 	if resp.NotModified {
 		res.NotModified = true
-		return res, nil, in.store.NotModified(ctx, job.Feed.ID, now)
+		return res, in.store.NotModified(ctx, job.Feed.ID, now)
 	}
 	p, err := Parse(resp.Body, resp.ContentType, resp.URL, now)
 	if err != nil {
@@ -198,13 +215,13 @@ func (in *Ingester) one(ctx context.Context, job Job) (FeedResult, []Item, error
 	res.Seen, res.Notes = len(p.Items), p.Notes
 	added, err := in.store.Stored(ctx, job, resp.ETag, resp.LastModified, p, now)
 	if err != nil {
-		return res, nil, fmt.Errorf("store feed %s: %w", job.Feed.URL, err)
+		return res, fmt.Errorf("store feed %s: %w", job.Feed.URL, err)
 	}
 	res.New = len(added)
 	if len(p.Notes) > 0 {
 		in.cfg.Logger.Info("feed items skipped or repaired", "source", job.Source.Name, "feed", job.Feed.URL, "notes", strings.Join(p.Notes, "; "))
 	}
-	return res, added, nil
+	return res, nil
 }
 
 // backoff is the wait after n failures in a row.

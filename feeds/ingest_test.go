@@ -142,7 +142,7 @@ func TestIngester_Run(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.New != 4 || rep.Failed != 0 || !rep.Grouped {
+		if rep.New != 4 || rep.Failed != 0 || rep.Grouped != 4 {
 			t.Fatalf("report %+v, want 4 new, 0 failed, grouped", rep)
 		}
 		if len(g.calls) != 1 {

@@ -25,7 +25,9 @@ type Item struct {
 }
 
 // Grouper receives the items an ingest stored for the first time, in
-// published order, and groups them into stories.
+// published order, and groups them into stories. When Group fails, the
+// next ingest hands the same items over again (with its own new ones), so
+// Group must take all of them or none.
 type Grouper interface {
 	Group(ctx context.Context, items []Item) error
 }

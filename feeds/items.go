@@ -109,9 +109,30 @@ func (s *Store) Stored(ctx context.Context, job Job, etag, lastModified string, 
 // Items returns the stored items published in [from, to), in published
 // order, with their sources.
 func (s *Store) Items(ctx context.Context, from, to time.Time) ([]Item, error) {
+	return s.items(ctx, `WHERE i.published >= ? AND i.published < ? ORDER BY i.published, i.id`, sqlite.Time(from), sqlite.Time(to))
+}
+
+// Ungrouped returns at most limit items first seen at or after since that
+// no grouping has taken yet, in published order.
+func (s *Store) Ungrouped(ctx context.Context, since time.Time, limit int) ([]Item, error) {
+	return s.items(ctx, `WHERE i.grouped_at IS NULL AND i.first_seen >= ? ORDER BY i.published, i.id LIMIT ?`, sqlite.Time(since), limit)
+}
+
+// MarkGrouped records that the grouping took the items ids.
+func (s *Store) MarkGrouped(ctx context.Context, ids []int64, now time.Time) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE items SET grouped_at = ? WHERE id = ?`, sqlite.Time(now), id); err != nil {
+				return fmt.Errorf("mark item %d grouped: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) items(ctx context.Context, where string, args ...any) ([]Item, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT i.id, i.source_id, s.name, s.domain, s.bias, i.url, i.guid, i.title, i.description, i.categories, i.published
-		FROM items i JOIN sources s ON s.id = i.source_id
-		WHERE i.published >= ? AND i.published < ? ORDER BY i.published, i.id`, sqlite.Time(from), sqlite.Time(to))
+		FROM items i JOIN sources s ON s.id = i.source_id `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select items: %w", err)
 	}

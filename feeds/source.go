@@ -103,7 +103,7 @@ func (s *Source) Normalize() error {
 	case utf8.RuneCountInString(s.Name) > MaxNameLen:
 		bad = append(bad, fmt.Sprintf("name is longer than %d characters", MaxNameLen))
 	case hasControl(s.Name):
-		bad = append(bad, fmt.Sprintf("name %q contains a control character", s.Name))
+		bad = append(bad, fmt.Sprintf("name %q contains a control character", short(s.Name)))
 	}
 	if err := checkDomain(s.Domain); err != nil {
 		bad = append(bad, err.Error())
@@ -112,11 +112,11 @@ func (s *Source) Normalize() error {
 		if s.Bias == "" {
 			bad = append(bad, "bias is missing: want one of "+BiasChoices)
 		} else {
-			bad = append(bad, fmt.Sprintf("bias %q: want one of %s", s.Bias, BiasChoices))
+			bad = append(bad, fmt.Sprintf("bias %q: want one of %s", short(s.Bias), BiasChoices))
 		}
 	}
 	if s.Factuality != "" && !strings.Contains(", "+FactualityChoices+", ", ", "+s.Factuality+", ") {
-		bad = append(bad, fmt.Sprintf("factuality %q: want one of %s, or nothing", s.Factuality, FactualityChoices))
+		bad = append(bad, fmt.Sprintf("factuality %q: want one of %s, or nothing", short(s.Factuality), FactualityChoices))
 	}
 	for _, f := range []struct{ name, v string }{{"owner", s.Owner}, {"rated-by", s.RatedBy}} {
 		if utf8.RuneCountInString(f.v) > MaxFieldLen || hasControl(f.v) {
@@ -125,7 +125,7 @@ func (s *Source) Normalize() error {
 	}
 	if s.RatedOn != "" {
 		if _, err := time.Parse("2006-01-02", s.RatedOn); err != nil {
-			bad = append(bad, fmt.Sprintf("rated-on %q: want a date YYYY-MM-DD", s.RatedOn))
+			bad = append(bad, fmt.Sprintf("rated-on %q: want a date YYYY-MM-DD", short(s.RatedOn)))
 		}
 	}
 	if (s.RatedBy == "") != (s.RatedOn == "") {
@@ -148,7 +148,7 @@ func (s *Source) Normalize() error {
 		s.Feeds[i].URL = u
 	}
 	if len(bad) > 0 {
-		name := s.Name
+		name := short(s.Name)
 		if name == "" {
 			name = "(no name)"
 		}
@@ -162,7 +162,10 @@ func checkDomain(d string) error {
 	if d == "" {
 		return errors.New("domain is missing: want a host name such as example.com")
 	}
-	if len(d) > 253 || strings.ContainsAny(d, "/:@ ") || !strings.Contains(d, ".") {
+	if len(d) > 253 {
+		return fmt.Errorf("domain %q: longer than 253 characters", short(d))
+	}
+	if strings.ContainsAny(d, "/:@ ") || !strings.Contains(d, ".") {
 		return fmt.Errorf("domain %q: want a host name such as example.com (no scheme, path or port)", d)
 	}
 	for _, label := range strings.Split(d, ".") {
@@ -183,7 +186,7 @@ func checkDomain(d string) error {
 func checkFeedURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if len(raw) > MaxURLLen {
-		return "", fmt.Errorf("feed URL longer than %d characters", MaxURLLen)
+		return "", fmt.Errorf("feed URL %q: longer than %d characters", short(raw), MaxURLLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || raw == "" {

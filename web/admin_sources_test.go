@@ -17,7 +17,7 @@ import (
 // (last fetch, last success, error, items), adds one from the form (a bad
 // bias answered 400 with the choices, nothing stored) and removes one.
 func TestAdmin_Sources(t *testing.T) {
-	f := newAdminFixture(t, adminOptions{password: "correct horse"})
+	f := newAdminFixture(t, adminOptions{password: "correct horse", token: testToken})
 	ctx := context.Background()
 	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/bad" {
@@ -67,6 +67,35 @@ func TestAdmin_Sources(t *testing.T) {
 		s, err := st.Get(ctx, "Valley")
 		if err != nil || len(s.Feeds) != 2 {
 			t.Fatalf("added %+v, %v", s, err)
+		}
+	})
+	t.Run("API", func(t *testing.T) {
+		code, body := f.api("POST", "/api/sources", `{"name": "Wire", "domain": "wire.example", "bias": "unrated", "feeds": ["https://wire.example/feed.json"]}`)
+		if code != 201 || body["name"] != "Wire" {
+			t.Fatalf("POST /api/sources: %d %v", code, body)
+		}
+		if code, body := f.api("POST", "/api/sources", `{"name": "Wire2", "domain": "wire.example", "bias": "unrated", "feeds": ["https://wire.example/feed.json"]}`); code != 409 {
+			t.Fatalf("same feed again: %d %v, want 409", code, body)
+		}
+		if code, body := f.api("POST", "/api/sources", `{"name": "X", "domain": "x.example", "bias": "up"}`); code != 400 || !strings.Contains(body["error"].(string), "want one of") {
+			t.Fatalf("bad bias: %d %v, want 400 with the choices", code, body)
+		}
+		code, body = f.api("GET", "/api/sources", "")
+		list, _ := body["sources"].([]any)
+		if code != 200 || len(list) != 3 {
+			t.Fatalf("GET /api/sources: %d %v", code, body)
+		}
+		harbor := list[0].(map[string]any)
+		feedsOf := harbor["feeds"].([]any)
+		if harbor["name"] != "Harbor <Ledger>" || len(feedsOf) != 2 || feedsOf[0].(map[string]any)["items"].(float64) != 1 ||
+			!strings.Contains(feedsOf[1].(map[string]any)["last_error"].(string), "parse feed") {
+			t.Fatalf("harbor in the API: %v", harbor)
+		}
+		if code, _ := f.api("DELETE", "/api/sources/Wire", ""); code != 204 {
+			t.Fatalf("DELETE: %d", code)
+		}
+		if code, _ := f.api("DELETE", "/api/sources/Wire", ""); code != 404 {
+			t.Fatalf("DELETE again: %d, want 404", code)
 		}
 	})
 	t.Run("Remove", func(t *testing.T) {

@@ -44,6 +44,9 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("GET /api/reports", a.apiReports)
 	h("POST /api/reports/{id}/resolve", a.apiResolveReport)
 	h("GET /api/local", a.apiLocal)
+	h("GET /api/sources", a.apiSources)
+	h("POST /api/sources", a.apiCreateSource)
+	h("DELETE /api/sources/{name}", a.apiDeleteSource)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) })
 }
 

@@ -42,6 +42,10 @@ the database fails.`,
 				return err
 			}
 			rep, err := in.Run(ctx)
+			if err == nil && len(rep.Feeds) == 0 && rep.NotDue == 0 {
+				fmt.Fprintln(a.stdout, "no feeds to fetch; add a source with 'bothsides sources add NAME --domain D --bias B --feed URL'")
+				return nil
+			}
 			printIngest(a, rep)
 			return err
 		},
@@ -152,6 +156,10 @@ func feedStatus(f feeds.Feed, now time.Time) string {
 	}
 	if f.NextFetch.After(now) {
 		parts = append(parts, "waits until "+f.NextFetch.UTC().Format(time.RFC3339))
+	}
+	if f.Notes != "" {
+		n := strings.Count(f.Notes, "\n") + 1
+		parts = append(parts, fmt.Sprintf("%d items skipped or repaired (see the console's Sources page)", n))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -81,6 +81,9 @@ func TestIngest_Command(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := newCLI(t)
+	if out := c.must("", "ingest"); !strings.Contains(out, "no feeds to fetch") {
+		t.Fatalf("ingest without sources: %q", out)
+	}
 	c.must("", "sources", "add", "Good", "--domain", "good.example", "--bias", "center", "--feed", srv.URL+"/good")
 	c.must("", "sources", "add", "Broken", "--domain", "broken.example", "--bias", "right", "--feed", srv.URL+"/broken")
 	out := c.must("", "ingest")

@@ -47,6 +47,11 @@ CREATE TABLE items (
 	categories  TEXT NOT NULL DEFAULT '[]', -- JSON array of strings
 	published   TEXT NOT NULL,
 	first_seen  TEXT NOT NULL,
+	-- when the grouping into stories took the item; NULL until then, so
+	-- that items stored by an ingest whose grouping failed are handed over
+	-- by the next one
+	grouped_at  TEXT,
 	UNIQUE (source_id, guid)
 );
 CREATE INDEX items_published ON items (published);
+CREATE INDEX items_ungrouped ON items (first_seen) WHERE grouped_at IS NULL;
