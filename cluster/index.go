@@ -51,6 +51,10 @@ type Config struct {
 	// HalfLife halves a story's score for each HalfLife between its newest
 	// article and the new one: an event's coverage comes in a burst.
 	HalfLife time.Duration
+	// MaxSpan closes a story to new articles once its first is this old, so
+	// a chain of similar days never grows one story without end (and
+	// Forget can drop it).
+	MaxSpan time.Duration
 	// NearDuplicate is the cosine at which two texts of one story are one
 	// reprinted copy, counted once.
 	NearDuplicate float64
@@ -71,6 +75,7 @@ func DefaultConfig() Config {
 		NumberWeight:  1.5,
 		MinContent:    0.2,
 		HalfLife:      24 * time.Hour,
+		MaxSpan:       96 * time.Hour,
 		NearDuplicate: 0.9,
 		Linkage:       Centroid,
 		SharedTerms:   5,
@@ -107,6 +112,8 @@ type story struct {
 	newest, oldest time.Time
 	norm           float64 // |centroid·idf|, valid while normEpoch == Index.epoch
 	normEpoch      int
+	gen            int     // the query dot and content were summed for
+	dot, content   float64 // best's sums for query gen
 }
 
 // Index files articles under stories and finds the story a new article
@@ -125,8 +132,9 @@ type Index struct {
 	stems    stems
 	last     vectorized         // Best's work, reused when Put files the same text
 	idfs     map[string]float64 // idf's cache
-	dots     map[*story]float64 // best's accumulators, kept to save allocations
-	content  map[*story]float64
+	gen      int                // best's query number, marking which stories' sums are fresh
+	touched  []*story           // best's scratch, kept to save allocations
+	cands    []*story
 }
 
 // vector is a term vector with its terms in order, so every sum over it
@@ -176,6 +184,9 @@ func New(cfg Config) *Index {
 	if cfg.Window <= 0 {
 		cfg.Window = d.Window
 	}
+	if cfg.MaxSpan <= 0 {
+		cfg.MaxSpan = 2 * cfg.Window
+	}
 	if cfg.TitleWeight <= 0 {
 		cfg.TitleWeight = d.TitleWeight
 	}
@@ -196,7 +207,7 @@ func New(cfg Config) *Index {
 	}
 	return &Index{cfg: cfg, stories: map[string]*story{}, items: map[int64]*member{},
 		byFP: map[uint64][]*doc{}, df: map[string]int{}, postings: map[string]map[*story]int{},
-		surface: map[string]string{}, idfs: map[string]float64{}, dots: map[*story]float64{}, content: map[*story]float64{}}
+		surface: map[string]string{}, idfs: map[string]float64{}}
 }
 
 // Config is the index's configuration, defaults applied.
@@ -256,8 +267,11 @@ func (x *Index) touchDocs() {
 	}
 }
 
+// inWindow reports whether a story can take an article published at: it has
+// an article within Window of it, and its first is less than MaxSpan older.
 func (x *Index) inWindow(s *story, at time.Time) bool {
-	return !s.newest.Before(at.Add(-x.cfg.Window)) && !s.oldest.After(at.Add(x.cfg.Window))
+	return !s.newest.Before(at.Add(-x.cfg.Window)) && !s.oldest.After(at.Add(x.cfg.Window)) &&
+		at.Sub(s.oldest) <= x.cfg.MaxSpan
 }
 
 // Best is the story, within Window of it.Published, most similar to it.
@@ -289,25 +303,37 @@ func (x *Index) best(vec vector, names map[string]bool, at time.Time) (*story, f
 	if qn == 0 {
 		return nil, 0
 	}
-	dots, content := x.dots, x.content
-	clear(dots)
-	clear(content)
+	// Accumulate on the stories themselves: a map per query cost more than
+	// the arithmetic.
+	x.gen++
+	touched := x.touched[:0]
 	for _, t := range terms {
 		idf := x.idf(t)
-		for s := range x.postings[t] {
+		post := x.postings[t]
+		unique := len(post) == 1 // a name of this story alone is content
+		for s := range post {
+			if !x.inWindow(s, at) {
+				continue
+			}
+			if s.gen != x.gen {
+				s.gen, s.dot, s.content = x.gen, 0, 0
+				touched = append(touched, s)
+			}
 			d := vec.w[t] * s.centroid[t] * idf * idf
-			dots[s] += d
-			if !names[t] || len(x.postings[t]) == 1 { // a name of this story alone is content
-				content[s] += d
+			s.dot += d
+			if !names[t] || unique {
+				s.content += d
 			}
 		}
 	}
-	cands := make([]*story, 0, len(dots))
-	for s := range dots {
-		if x.inWindow(s, at) && content[s] >= x.cfg.MinContent*dots[s] {
+	x.touched = touched
+	cands := x.cands[:0]
+	for _, s := range touched {
+		if s.content >= x.cfg.MinContent*s.dot {
 			cands = append(cands, s)
 		}
 	}
+	x.cands = cands
 	sort.Slice(cands, func(i, j int) bool { return cands[i].key < cands[j].key })
 	var best *story
 	var top float64
@@ -318,7 +344,7 @@ func (x *Index) best(vec vector, names map[string]bool, at time.Time) (*story, f
 				score = math.Max(score, x.cosine(vec, d.vec))
 			}
 		} else {
-			score = dots[s] / (qn * x.storyNorm(s))
+			score = s.dot / (qn * x.storyNorm(s))
 		}
 		if x.cfg.HalfLife > 0 {
 			gap := at.Sub(s.newest)
@@ -331,6 +357,8 @@ func (x *Index) best(vec vector, names map[string]bool, at time.Time) (*story, f
 			best, top = s, score
 		}
 	}
+	clear(x.touched) // hold no forgotten story past the query
+	clear(x.cands)
 	return best, math.Min(top, 1)
 }
 

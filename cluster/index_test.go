@@ -81,6 +81,21 @@ func TestIndex_Best(t *testing.T) {
 			t.Fatalf("Best of a reprint 47h later = %+v, want aldric with score 1", m)
 		}
 	})
+	t.Run("MaxSpan", func(t *testing.T) {
+		cfg := DefaultConfig()
+		x := New(cfg)
+		// one article a day keeps the story in the window, until it is MaxSpan old
+		for d := 0; d <= 4; d++ {
+			c := wire
+			c.ID, c.Published = int64(10+d), wire.Published.Add(time.Duration(d)*24*time.Hour)
+			x.Put(c, "aldric")
+		}
+		late := wire
+		late.ID, late.Published = 20, wire.Published.Add(cfg.MaxSpan+time.Hour)
+		if m := x.Best(late); m.Story != "" {
+			t.Fatalf("Best after MaxSpan = %+v, want no story", m)
+		}
+	})
 	t.Run("HalfLife", func(t *testing.T) {
 		cfg := DefaultConfig()
 		x := New(cfg)
