@@ -100,19 +100,26 @@ func saveStory(ctx context.Context, tx *sql.Tx, st *Story, now time.Time, change
 	stamp := sqlite.Time(now)
 	topics, _ := json.Marshal(nonNil(st.Topics))
 	overview, _ := json.Marshal(nonNil(st.Overview))
+	drafted, _ := json.Marshal(nonNil(st.Drafted))
+	status := st.Status
+	if status == "" {
+		status = StatusPublished
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO stories
 		(id, title, summary, published_at, updated_at, topics, overview,
-		 framing_left, framing_center, framing_right, imported_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 framing_left, framing_center, framing_right, imported_at, version, status, status_by, drafted)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 		 title = excluded.title, summary = excluded.summary,
 		 published_at = excluded.published_at, updated_at = excluded.updated_at,
 		 topics = excluded.topics, overview = excluded.overview,
 		 framing_left = excluded.framing_left, framing_center = excluded.framing_center,
 		 framing_right = excluded.framing_right, imported_at = excluded.imported_at,
-		 version = excluded.version`,
+		 version = excluded.version, status = excluded.status, status_by = excluded.status_by,
+		 drafted = excluded.drafted`,
 		st.ID, st.Title, st.Summary, sqlite.Time(st.PublishedAt), sqlite.NullTime(st.UpdatedAt),
-		string(topics), string(overview), st.Framing.Left, st.Framing.Center, st.Framing.Right, stamp, st.Version)
+		string(topics), string(overview), st.Framing.Left, st.Framing.Center, st.Framing.Right, stamp, st.Version,
+		string(status), st.StatusBy, string(drafted))
 	if err != nil {
 		return fmt.Errorf("save story %q: %w", st.ID, err)
 	}
@@ -122,9 +129,24 @@ func saveStory(ctx context.Context, tx *sql.Tx, st *Story, now time.Time, change
 		}
 	}
 	for j, a := range st.Articles {
-		_, err := tx.ExecContext(ctx, `INSERT INTO articles (story_id, position, source, bias, url, title, published_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			st.ID, j, a.Source, string(a.Bias), a.URL, a.Title, sqlite.NullTime(a.PublishedAt))
+		var (
+			item  sql.NullInt64
+			by    string
+			score float64
+		)
+		shared := []byte("[]")
+		if a.ItemID != 0 {
+			item = sql.NullInt64{Int64: a.ItemID, Valid: true}
+		}
+		if a.Join != nil {
+			by, score = a.Join.By, a.Join.Score
+			shared, _ = json.Marshal(nonNil(a.Join.Shared))
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO articles (story_id, position, source, bias, url, title, published_at,
+			item_id, join_by, join_score, join_shared)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			st.ID, j, a.Source, string(a.Bias), a.URL, a.Title, sqlite.NullTime(a.PublishedAt),
+			item, by, score, string(shared))
 		if err != nil {
 			return fmt.Errorf("save story %q article %d: %w", st.ID, j, err)
 		}
@@ -171,7 +193,7 @@ func nonNil(s []string) []string {
 }
 
 const storyColumns = `id, title, summary, published_at, updated_at, topics, overview,
-	framing_left, framing_center, framing_right, version`
+	framing_left, framing_center, framing_right, version, status, status_by, drafted`
 
 func scanStory(row interface{ Scan(...any) error }) (Story, error) {
 	var (
@@ -179,9 +201,10 @@ func scanStory(row interface{ Scan(...any) error }) (Story, error) {
 		pub              string
 		upd              sql.NullString
 		topics, overview string
+		status, drafted  string
 	)
 	err := row.Scan(&st.ID, &st.Title, &st.Summary, &pub, &upd, &topics, &overview,
-		&st.Framing.Left, &st.Framing.Center, &st.Framing.Right, &st.Version)
+		&st.Framing.Left, &st.Framing.Center, &st.Framing.Right, &st.Version, &status, &st.StatusBy, &drafted)
 	if err != nil {
 		return st, err
 	}
@@ -196,6 +219,13 @@ func scanStory(row interface{ Scan(...any) error }) (Story, error) {
 	}
 	if err := json.Unmarshal([]byte(overview), &st.Overview); err != nil {
 		return st, fmt.Errorf("story %q overview: %w", st.ID, err)
+	}
+	if err := json.Unmarshal([]byte(drafted), &st.Drafted); err != nil {
+		return st, fmt.Errorf("story %q drafted: %w", st.ID, err)
+	}
+	st.Status = StoryStatus(status)
+	if len(st.Drafted) == 0 {
+		st.Drafted = nil
 	}
 	if len(st.Topics) == 0 {
 		st.Topics = nil
@@ -227,14 +257,17 @@ func (s *Store) Story(ctx context.Context, id string) (*Story, error) {
 	return loadStory(ctx, s.db.R, id)
 }
 
-// Window returns the stories published or updated in [start, end).
+// Window returns the published stories published or updated in
+// [start, end); drafts never enter an edition.
 func (s *Store) Window(ctx context.Context, start, end string) ([]Story, error) {
 	return s.list(ctx, "select candidate stories", `SELECT `+storyColumns+` FROM stories
-		WHERE (published_at >= ? AND published_at < ?) OR (updated_at >= ? AND updated_at < ?)
+		WHERE status = 'published' AND
+		 ((published_at >= ? AND published_at < ?) OR (updated_at >= ? AND updated_at < ?))
 		ORDER BY published_at DESC, id`, start, end, start, end)
 }
 
-// List returns the most recently published stories, newest first.
+// List returns the most recent stories, drafts and published, newest
+// first.
 func (s *Store) List(ctx context.Context, limit int) ([]Story, error) {
 	return s.list(ctx, "list stories", `SELECT `+storyColumns+` FROM stories
 		ORDER BY published_at DESC, id LIMIT ?`, limit)
@@ -276,7 +309,8 @@ func loadDetails(ctx context.Context, q queryer, stories []Story) error {
 		args[i] = st.ID
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(stories)), ",") + ")"
-	rows, err := q.QueryContext(ctx, `SELECT story_id, source, bias, url, title, published_at
+	rows, err := q.QueryContext(ctx, `SELECT story_id, source, bias, url, title, published_at,
+		item_id, join_by, join_score, join_shared
 		FROM articles WHERE story_id IN `+in+` ORDER BY story_id, position`, args...)
 	if err != nil {
 		return fmt.Errorf("load articles: %w", err)
@@ -284,12 +318,25 @@ func loadDetails(ctx context.Context, q queryer, stories []Story) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			id, bias string
-			a        Article
-			pub      sql.NullString
+			id, bias  string
+			a         Article
+			pub       sql.NullString
+			item      sql.NullInt64
+			by, share string
+			score     float64
 		)
-		if err := rows.Scan(&id, &a.Source, &bias, &a.URL, &a.Title, &pub); err != nil {
+		if err := rows.Scan(&id, &a.Source, &bias, &a.URL, &a.Title, &pub, &item, &by, &score, &share); err != nil {
 			return fmt.Errorf("load articles: %w", err)
+		}
+		a.ItemID = item.Int64
+		if by != "" {
+			a.Join = &Join{By: by, Score: score}
+			if err := json.Unmarshal([]byte(share), &a.Join.Shared); err != nil {
+				return fmt.Errorf("load articles of %q: %w", id, err)
+			}
+			if len(a.Join.Shared) == 0 {
+				a.Join.Shared = nil
+			}
 		}
 		a.Bias = Bias(bias)
 		if a.PublishedAt, err = sqlite.ParseNullTime(pub); err != nil {

@@ -4,6 +4,7 @@
 package digest
 
 import (
+	"slices"
 	"time"
 )
 
@@ -20,6 +21,10 @@ const (
 	Right      Bias = "right"
 	FarRight   Bias = "far-right"
 	biasChoice      = "far-left, left, lean-left, center, lean-right, right, far-right"
+	// Unrated is a source with no rating: its articles count among a
+	// story's articles but on no side. Stories built from feeds may have
+	// them; the JSON import does not take it.
+	Unrated Bias = "unrated"
 )
 
 // Valid reports whether b is one of the seven ratings.
@@ -31,13 +36,20 @@ func (b Bias) Valid() bool {
 	return false
 }
 
-// Side groups the seven ratings into the three sides a reader compares.
+// Known reports whether b is one of the seven ratings or Unrated: what a
+// story built from feeds may carry.
+func (b Bias) Known() bool { return b == Unrated || b.Valid() }
+
+// Side groups the seven ratings into the three sides a reader compares;
+// an unrated source is on none ("").
 func (b Bias) Side() Side {
 	switch b {
 	case FarLeft, Left, LeanLeft:
 		return SideLeft
 	case LeanRight, Right, FarRight:
 		return SideRight
+	case Unrated:
+		return ""
 	}
 	return SideCenter
 }
@@ -59,6 +71,8 @@ func (b Bias) Label() string {
 		return "Right"
 	case FarRight:
 		return "Far Right"
+	case Unrated:
+		return "Unrated"
 	}
 	return string(b)
 }
@@ -102,7 +116,23 @@ type Story struct {
 	// Version counts the story's distinct contents, from 1; an edition
 	// keeps the version it mailed. Not part of the import format.
 	Version int `json:"version,omitempty"`
+	// Status is draft or published; only published stories enter editions
+	// and the public pages. Empty reads as published. Not part of the
+	// import format, nor are the two fields below.
+	Status StoryStatus `json:"status,omitempty"`
+	// StatusBy says who set the status: "" (import or draft), "auto" or
+	// "editor".
+	StatusBy string `json:"status_by,omitempty"`
+	// Drafted lists the fields still as the newsroom drafted them (see
+	// the Field constants); an editor's change takes a field off.
+	Drafted []string `json:"drafted,omitempty"`
 }
+
+// Published reports whether the story may enter editions and pages.
+func (s *Story) Published() bool { return s.Status != StatusDraft }
+
+// IsDrafted reports whether field is still as drafted.
+func (s *Story) IsDrafted(field string) bool { return slices.Contains(s.Drafted, field) }
 
 // Framing is how each side's outlets framed a story; an empty side had no
 // framing written for it.
@@ -130,7 +160,25 @@ type Article struct {
 	URL         string    `json:"url"`
 	Title       string    `json:"title,omitempty"`
 	PublishedAt time.Time `json:"published_at,omitzero"`
+	// ItemID is the feed item the article was made from; 0 for imports.
+	ItemID int64 `json:"item_id,omitempty"`
+	// Join says why the article is in its story; nil for imports.
+	Join *Join `json:"join,omitempty"`
 }
+
+// Join is why an article joined its story.
+type Join struct {
+	By     string   `json:"by"`               // JoinNew, JoinMatch or JoinEditor
+	Score  float64  `json:"score,omitempty"`  // the similarity, for JoinMatch
+	Shared []string `json:"shared,omitempty"` // the terms it shared with the story
+}
+
+// How an article joined its story.
+const (
+	JoinNew    = "new"    // it started the story
+	JoinMatch  = "match"  // it was similar enough to the story's articles
+	JoinEditor = "editor" // an editor moved it, split or merged its story
+)
 
 // FAQ is one question and answer about a story.
 type FAQ struct {
@@ -138,9 +186,11 @@ type FAQ struct {
 	Answer   string `json:"answer"`
 }
 
-// Coverage counts the distinct outlets on each side of a story.
+// Coverage counts the distinct outlets on each side of a story, and the
+// unrated ones, which are on no side.
 type Coverage struct {
 	Left, Center, Right int
+	Unrated             int
 }
 
 // Total is the number of distinct rated outlets.
@@ -209,8 +259,10 @@ func (s *Story) Coverage() Coverage {
 			c.Left++
 		case SideRight:
 			c.Right++
-		default:
+		case SideCenter:
 			c.Center++
+		default:
+			c.Unrated++
 		}
 	}
 	return c
@@ -221,6 +273,17 @@ func (s *Story) ArticlesBy(side Side) []Article {
 	var out []Article
 	for _, a := range s.Articles {
 		if a.Bias.Side() == side {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// UnratedArticles returns the articles of unrated sources, in order.
+func (s *Story) UnratedArticles() []Article {
+	var out []Article
+	for _, a := range s.Articles {
+		if a.Bias.Side() == "" {
 			out = append(out, a)
 		}
 	}

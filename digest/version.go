@@ -23,6 +23,13 @@ type Version struct {
 // An empty list means the two are the same story content.
 func Diff(old, new *Story) []string {
 	var out []string
+	if old.Published() != new.Published() {
+		if new.Published() {
+			out = append(out, "Published")
+		} else {
+			out = append(out, "Unpublished")
+		}
+	}
 	if old.Title != new.Title {
 		out = append(out, "Title changed")
 	}

@@ -95,6 +95,7 @@ type Admin struct {
 	sched     Scheduler
 	tests     TestMailer
 	renderer  *digest.Renderer
+	redrafter Redrafter
 
 	salt, hash []byte // PBKDF2 of the password, salted per database
 	sessionKey []byte // derived from hash: sessions are bound to the password
@@ -177,7 +178,7 @@ func NewAdmin(cfg AdminConfig, log *slog.Logger, db *sqlite.DB, stories *digest.
 	return a, nil
 }
 
-var adminPages = []string{"login", "message", "dashboard", "schedules", "schedule", "send", "preview", "edition", "subscribers", "subscriber", "stories", "reports", "sources"}
+var adminPages = []string{"login", "message", "dashboard", "schedules", "schedule", "send", "preview", "edition", "subscribers", "subscriber", "stories", "story", "reports", "sources"}
 
 func (a *Admin) derive(password string) []byte {
 	k, err := pbkdf2.Key(sha256.New, password, a.salt, a.cfg.PasswordIterations, 32)

@@ -33,6 +33,9 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/subscribers/{id}/status", a.page(a.subscriberStatus))
 	mux.HandleFunc("GET /admin/stories", a.page(a.storiesPage))
 	mux.HandleFunc("POST /admin/stories/import", a.page(a.importStories))
+	mux.HandleFunc("GET /admin/stories/{id}", a.page(a.storyPage))
+	mux.HandleFunc("POST /admin/stories/{id}", a.page(a.editStory))
+	mux.HandleFunc("POST /admin/stories/{id}/{action}", a.page(a.storyAction))
 	mux.HandleFunc("GET /admin/reports", a.page(a.reportsPage))
 	mux.HandleFunc("POST /admin/reports/{id}/resolve", a.page(a.resolveReport))
 	mux.HandleFunc("GET /admin/sources", a.page(a.sourcesPage))
@@ -60,6 +63,8 @@ var notices = map[string]string{
 	"resumed": "Schedule resumed.", "deleted": "Schedule deleted.", "test": "Test mail sent.",
 	"imported": "Stories imported.", "pause": "Send paused.", "resume": "Send resumed.", "cancel": "Send cancelled.",
 	"started": "Send started.", "status": "Status changed.",
+	"saved": "Story saved.", "published": "Story published.", "unpublished": "Story unpublished: it is a draft again.",
+	"moved": "Articles moved.", "split": "Articles split into this new draft story.", "merged": "Stories merged.",
 	"source-added": "Source added.", "source-removed": "Source removed.",
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"bothsides/digest"
 )
@@ -15,12 +16,28 @@ func (a *Admin) storiesPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) showStories(w http.ResponseWriter, r *http.Request, code int, result string, problems []string) {
-	list, err := a.stories.List(r.Context(), 100)
+	list, err := a.stories.List(r.Context(), 200)
 	if err != nil {
 		a.error(w, r, err)
 		return
 	}
-	a.render(w, r, code, "stories", map[string]any{"Stories": list, "Result": result, "Problems": problems})
+	status := r.URL.Query().Get("status")
+	var rows []map[string]any
+	for i := range list {
+		st := &list[i]
+		l := st.List(digest.DefaultBlindspotRule)
+		if status != "" && string(l.Status) != status {
+			continue
+		}
+		var sources []string
+		for _, art := range st.Articles {
+			if !slices.Contains(sources, art.Source) {
+				sources = append(sources, art.Source)
+			}
+		}
+		rows = append(rows, map[string]any{"Story": st, "Listing": l, "Sources": sources})
+	}
+	a.render(w, r, code, "stories", map[string]any{"Stories": rows, "Result": result, "Problems": problems})
 }
 
 func (a *Admin) importStories(w http.ResponseWriter, r *http.Request) {

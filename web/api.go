@@ -38,6 +38,9 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("POST /api/subscribers/{id}/revoke-links", a.apiRevokeLinks)
 	h("GET /api/stories", a.apiStories)
 	h("POST /api/stories", a.apiImport)
+	h("GET /api/stories/{id}", a.apiStory)
+	h("PATCH /api/stories/{id}", a.apiEditStory)
+	h("POST /api/stories/{id}/{action}", a.apiStoryAction)
 	h("GET /api/reports", a.apiReports)
 	h("POST /api/reports/{id}/resolve", a.apiResolveReport)
 	h("GET /api/local", a.apiLocal)
@@ -423,19 +426,6 @@ func (a *Admin) apiRevokeLinks(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("links revoked", "subscriber", s.ID, "by", "api", "generation", s.LinkGeneration)
 	writeJSON(w, http.StatusOK, map[string]any{"id": s.ID, "email": s.Email, "link_generation": s.LinkGeneration})
-}
-
-func (a *Admin) apiStories(w http.ResponseWriter, r *http.Request) {
-	list, err := a.stories.List(r.Context(), 100)
-	if err != nil {
-		a.error(w, r, err)
-		return
-	}
-	out := []map[string]any{}
-	for _, s := range list {
-		out = append(out, map[string]any{"id": s.ID, "title": s.Title, "published_at": s.PublishedAt, "sources": s.Coverage().Total()})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"stories": out})
 }
 
 func (a *Admin) apiImport(w http.ResponseWriter, r *http.Request) {

@@ -107,6 +107,9 @@ func (s *Server) storyPage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
+		if !st.Published() {
+			return nil, digest.ErrStoryNotFound // a draft is for the console only
+		}
 		return s.storyBody(ctx, st, st)
 	})
 }
@@ -123,6 +126,9 @@ func (s *Server) storyVersionPage(w http.ResponseWriter, r *http.Request) {
 		current, err := s.stories.Story(ctx, id)
 		if err != nil {
 			return nil, err
+		}
+		if !current.Published() {
+			return nil, digest.ErrStoryNotFound
 		}
 		st := current
 		if n != current.Version {
@@ -180,6 +186,10 @@ func (s *Server) storyBody(ctx context.Context, st, current *digest.Story) ([]by
 	for _, side := range digest.Sides {
 		split = append(split, sideCount{Name: side.Title(), Count: len(st.ArticlesBy(side))})
 	}
+	unrated := st.UnratedArticles()
+	if len(unrated) > 0 {
+		split = append(split, sideCount{Name: "Unrated", Count: len(unrated)})
+	}
 	c := st.Coverage()
 	data := map[string]any{
 		"Story":        st,
@@ -187,6 +197,7 @@ func (s *Server) storyBody(ctx context.Context, st, current *digest.Story) ([]by
 		"Old":          st.Version != current.Version,
 		"Coverage":     c,
 		"Split":        split,
+		"Unrated":      unrated,
 		"Sides":        digest.SideViews(st, 0),
 		"Blindspot":    digest.DefaultBlindspotRule.For(c),
 		"Published":    st.PublishedAt.UTC().Format("2 Jan 2006, 15:04 MST"),

@@ -68,7 +68,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, subscribers.ErrInvalidToken), errors.Is(err, schedule.ErrInvalid), errors.Is(err, errBadInput),
 		errors.Is(err, subscribers.ErrInvalidAddress), errors.Is(err, subscribers.ErrInvalid),
-		errors.As(err, new(*digest.ImportError)), errors.Is(err, webhook.ErrMalformed), errors.Is(err, feeds.ErrInvalid):
+		errors.As(err, new(*digest.ImportError)), errors.Is(err, webhook.ErrMalformed), errors.Is(err, feeds.ErrInvalid),
+		errors.Is(err, digest.ErrInvalidEdit), errors.Is(err, digest.ErrSameStory):
 		return http.StatusBadRequest
 	case errors.Is(err, webhook.ErrUnauthorized):
 		return http.StatusUnauthorized
@@ -80,7 +81,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, schedule.ErrExists), errors.Is(err, schedule.ErrBusy), errors.Is(err, schedule.ErrClaimed),
 		errors.Is(err, errConflict), errors.Is(err, digest.ErrEditionStarted), errors.Is(err, digest.ErrBadTransition),
-		errors.Is(err, feeds.ErrExists):
+		errors.Is(err, feeds.ErrExists), errors.Is(err, digest.ErrStoryMailed):
 		return http.StatusConflict
 	case errors.Is(err, subscribers.ErrOptInRequired):
 		return http.StatusForbidden

@@ -17,6 +17,7 @@ import (
 	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/mailer"
+	"bothsides/newsroom"
 	"bothsides/sqlite"
 	"bothsides/subscribers"
 	"bothsides/web"
@@ -34,6 +35,8 @@ type app struct {
 	now    func() time.Time
 
 	db *sqlite.DB
+	// room is the newsroom, made on first use (newsroom.go).
+	room *newsroom.Newsroom
 	// grace is serve's --grace; adminPassword, apiToken and metricsToken
 	// are serve's secrets, cleared once hashed or handed to the server;
 	// adminIterations is PBKDF2's cost (0: the default; tests lower it).

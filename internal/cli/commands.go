@@ -38,7 +38,14 @@ type command struct {
 // settings bound to new fields, for one invocation.
 func commands() []*command {
 	return []*command{
-		helpCommand(), demoCommand(), storiesImportCommand(), storiesListCommand(),
+		helpCommand(), demoCommand(), storiesImportCommand(), storiesListCommand(), storiesShowCommand(),
+		storyStatusCommand("publish", digest.StatusPublished, "publish a story: it may enter editions and the public pages",
+			`A draft published for the first time is dated from now, so the next
+edition's window takes it.`),
+		storyStatusCommand("unpublish", digest.StatusDraft, "make a story a draft again: later editions leave it out",
+			`Editions already frozen keep it; auto-publishing leaves it alone from now on.`),
+		storiesMergeCommand(), storiesMoveCommand(), storiesSplitCommand(),
+		topicsListCommand(), topicsMapCommand(), topicsUnmapCommand(),
 		subscribersAddCommand(), subscribersListCommand(), subscribersImportCommand(),
 		subscribersExportCommand(), subscribersRemoveCommand(), subscribersShowCommand(),
 		subscribersRevokeLinksCommand(), secretRotateCommand(), secretListCommand(), secretRetireCommand(),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"bothsides/cluster"
 )
 
 // setting is one configuration value, declared once: its flag, environment
@@ -142,6 +144,10 @@ type config struct {
 	BounceAddress    string
 	SoftBounceLimit  int
 	SoftBounceWindow time.Duration
+	// The newsroom (see newsroom.go).
+	ClusterThreshold float64
+	ClusterWindow    time.Duration
+	AutoPublish      string
 }
 
 // settings declares the global settings, in the order of the help and docs.
@@ -174,6 +180,9 @@ func (c *config) settings() []setting {
 		boolSetting(&c.Verbose, "v", "", false, "debug logging"),
 		stringSetting(&c.PendingExpiry, "pending-expiry", "BOTHSIDES_PENDING_EXPIRY", "48h", "how long a sign-up's confirmation link works; unconfirmed sign-ups are deleted after it (at least `1h`)"),
 		stringSetting(&c.UnsubscribeMailto, "unsubscribe-mailto", "BOTHSIDES_UNSUBSCRIBE_MAILTO", "", "`mailto:` address for unsubscribing by mail: listed on the unsubscribe page and in the `List-Unsubscribe` header"),
+		floatSetting(&c.ClusterThreshold, "cluster-threshold", "BOTHSIDES_CLUSTER_THRESHOLD", cluster.DefaultConfig().Threshold, "similarity (TF-IDF cosine, 0 to 1) at which a new article joins a story; below it the article starts a draft story of its own"),
+		durationSetting(&c.ClusterWindow, "cluster-window", "BOTHSIDES_CLUSTER_WINDOW", cluster.DefaultConfig().Window, "how far back a story takes new articles"),
+		stringSetting(&c.AutoPublish, "auto-publish", "BOTHSIDES_AUTO_PUBLISH", "", "`SOURCES,SIDES`, e.g. `3,2`: publish a draft once it has that many sources from that many sides (empty: editors publish by hand)"),
 		stringSetting(&c.ClientIPHeader, "client-ip-header", "BOTHSIDES_CLIENT_IP_HEADER", "", "behind a reverse proxy, the header it sets to the client's IP (`X-Real-IP`, or `X-Forwarded-For` whose last entry is used) for the sign-up rate limit; only set it when the proxy overwrites or appends it"),
 	}
 }

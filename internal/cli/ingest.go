@@ -91,7 +91,7 @@ func (a *app) ingester(ctx context.Context, db *sqlite.DB, o ingestConfig, trans
 // newGrouper returns what an ingest hands its new articles to, to group
 // them into stories; nil stores them only.
 func (a *app) newGrouper(ctx context.Context, db *sqlite.DB) (feeds.Grouper, error) {
-	return nil, nil
+	return a.newsroom(ctx)
 }
 
 // serveIngest starts serve's ingest loop when --ingest-every is set.

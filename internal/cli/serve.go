@@ -191,6 +191,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
+	room, err := a.newsroom(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	admin.SetRedrafter(room)
 	srv.SetAdmin(admin)
 	if admin.Enabled() {
 		a.log.Info("admin console enabled", "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/admin")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,12 +61,24 @@ for the format.`,
 }
 
 func storiesListCommand() *command {
-	var n int
+	var (
+		n      int
+		asJSON bool
+		status string
+	)
 	return &command{
-		name:     "stories list",
-		summary:  "list the most recent stories with their coverage",
-		settings: []setting{intSetting(&n, "n", "", 50, "how many stories")},
+		name:    "stories list",
+		summary: "list the most recent stories, drafts and published, with their coverage",
+		help: `Each line: time, id, status, coverage (left, center, right, and unrated
+sources, which are on no side), a B when the story is a blindspot, the
+title. --json prints an array of stories with their articles instead.`,
+		settings: []setting{intSetting(&n, "n", "", 50, "how many stories"),
+			boolSetting(&asJSON, "json", "", false, "print a JSON array of stories: `id`, `title`, `status`, `coverage`, `blindspot`, `articles`"),
+			stringSetting(&status, "status", "", "", "only stories of this status: `draft` or `published`")},
 		run: func(ctx context.Context, a *app, args []string) error {
+			if status != "" && status != string(digest.StatusDraft) && status != string(digest.StatusPublished) {
+				return fmt.Errorf("%w: --status %q: want draft or published", errUsage, status)
+			}
 			db, err := a.openDB(ctx)
 			if err != nil {
 				return err
@@ -74,9 +87,26 @@ func storiesListCommand() *command {
 			if err != nil {
 				return err
 			}
+			out := []digest.Listing{}
 			for _, st := range list {
-				c := st.Coverage()
-				fmt.Fprintf(a.stdout, "%s\t%s\tL%d C%d R%d\t%s\n", st.PublishedAt.Format("2006-01-02 15:04"), st.ID, c.Left, c.Center, c.Right, st.Title)
+				l := st.List(digest.DefaultBlindspotRule)
+				if status == "" || string(l.Status) == status {
+					out = append(out, l)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			for _, l := range out {
+				c := l.Coverage
+				blind := ""
+				if l.Blindspot {
+					blind = "B"
+				}
+				fmt.Fprintf(a.stdout, "%s\t%s\t%s\tL%d C%d R%d U%d\t%s\t%s\n", l.PublishedAt[:16], l.ID, l.Status,
+					c.Left, c.Center, c.Right, c.Unrated, blind, l.Title)
 			}
 			return nil
 		},
