@@ -1,0 +1,249 @@
+package bounce_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"bothsides/bounce"
+	"bothsides/digest"
+	"bothsides/internal/testsupport"
+	"bothsides/sqlite"
+)
+
+func TestDomainFamily(t *testing.T) {
+	for _, tt := range []struct{ domain, want string }{
+		{"gmail.com", bounce.DomainGmail},
+		{"GMail.Com", bounce.DomainGmail},
+		{"googlemail.com", bounce.DomainGmail},
+		{"yahoo.com", bounce.DomainYahoo},
+		{"yahoo.co.uk", bounce.DomainYahoo},
+		{"ymail.com", bounce.DomainYahoo},
+		{"aol.com", bounce.DomainYahoo},
+		{"outlook.com", bounce.DomainOutlook},
+		{"hotmail.com", bounce.DomainOutlook},
+		{"hotmail.fr", bounce.DomainOutlook},
+		{"live.com", bounce.DomainOutlook},
+		{"msn.com", bounce.DomainOutlook},
+		{"example.org", bounce.DomainOther},
+		{"gmail.com.evil.org", bounce.DomainOther},
+		{"mail.yahoo.example", bounce.DomainOther},
+		{"", bounce.DomainOther},
+	} {
+		if got := bounce.DomainFamily(tt.domain); got != tt.want {
+			t.Errorf("DomainFamily(%q) = %q, want %q", tt.domain, got, tt.want)
+		}
+	}
+}
+
+// ledger is an edition and its deliveries written straight into a real
+// database: n subscribers at domains in turn, all sent, the first hard of
+// them refused with 550 at SMTP time.
+type ledger struct {
+	db      *sqlite.DB
+	edition int64
+	subs    []int64
+}
+
+var fixtureDomains = []string{"gmail.com", "yahoo.com", "hotmail.com", "example.org"}
+
+func newLedger(t *testing.T, db *sqlite.DB, date string, status digest.EditionStatus, n, hard int) *ledger {
+	t.Helper()
+	l := &ledger{db: db}
+	now := sqlite.Time(testsupport.Epoch)
+	err := db.Tx(context.Background(), func(tx *sql.Tx) error {
+		// TODO(merge): bounce_events comes with the store's migration.
+		if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS bounce_events (edition_id INTEGER, subscriber_id INTEGER, kind TEXT)`); err != nil {
+			return err
+		}
+		res, err := tx.Exec(`INSERT INTO editions (date, schedule, window_start, window_end, content, status, created_at, started_at)
+			VALUES (?, 'default', ?, ?, '{}', ?, ?, ?)`, date, now, now, status, now, now)
+		if err != nil {
+			return err
+		}
+		l.edition, _ = res.LastInsertId()
+		for i := range n {
+			email := fmt.Sprintf("reader%d-%s@%s", i, date, fixtureDomains[i%len(fixtureDomains)])
+			res, err := tx.Exec(`INSERT INTO subscribers (email, status, created_at, updated_at) VALUES (?, 'active', ?, ?)`, email, now, now)
+			if err != nil {
+				return err
+			}
+			id, _ := res.LastInsertId()
+			l.subs = append(l.subs, id)
+			st, code, reply := "sent", 250, "250 ok"
+			if i < hard {
+				st, code, reply = "failed", 550, "550 5.1.1 no such user"
+			}
+			if _, err := tx.Exec(`INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, last_code, last_reply, created_at, updated_at)
+				VALUES (?, ?, ?, 1, ?, ?, ?, ?)`, l.edition, id, st, code, reply, now, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func editionStatus(t *testing.T, db *sqlite.DB, id int64) (digest.EditionStatus, string) {
+	t.Helper()
+	var st digest.EditionStatus
+	var reason string
+	if err := db.R.QueryRow(`SELECT status, pause_reason FROM editions WHERE id = ?`, id).Scan(&st, &reason); err != nil {
+		t.Fatal(err)
+	}
+	return st, reason
+}
+
+func newGuard(t *testing.T, db *sqlite.DB) *bounce.Guard {
+	t.Helper()
+	g, err := bounce.NewGuard(bounce.GuardConfig{}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func TestGuard_BounceRate(t *testing.T) {
+	ctx := context.Background()
+	t.Run("AtTheLimit", func(t *testing.T) {
+		db, _ := testsupport.MustOpenDB(t)
+		l := newLedger(t, db, "2026-11-27", digest.EditionSending, 600, 30) // 5.00 %
+		v, err := newGuard(t, db).Check(ctx, l.edition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Level != bounce.LevelOK || v.Paused {
+			t.Fatalf("Check = %+v, want ok: 5 %% does not pass 5 %%", v)
+		}
+		if st, _ := editionStatus(t, db, l.edition); st != digest.EditionSending {
+			t.Fatalf("status %s, want sending", st)
+		}
+	})
+	t.Run("OverTheLimit", func(t *testing.T) {
+		db, _ := testsupport.MustOpenDB(t)
+		l := newLedger(t, db, "2026-11-27", digest.EditionSending, 600, 31) // 5.17 %
+		g := newGuard(t, db)
+		r, err := bounce.EditionReputation(ctx, db.R, l.edition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.Total.Hard, 31; got != want {
+			t.Fatalf("Hard = %d, want %d", got, want)
+		}
+		if got, want := r.Total.Attempted(), 600; got != want {
+			t.Fatalf("Attempted = %d, want %d", got, want)
+		}
+		// 600 readers over 4 domains in turn, the first 31 refused: 8 of
+		// them each at gmail, yahoo and hotmail (outlook.com), 7 at others.
+		if got := r.Domains[2]; got.Domain != bounce.DomainOutlook || got.Hard != 8 || got.Sent != 142 {
+			t.Fatalf("outlook.com counts %+v, want 8 hard and 142 sent", got)
+		}
+		v, err := g.Check(ctx, l.edition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Level != bounce.LevelOver || !v.Paused {
+			t.Fatalf("Check = %+v, want over and paused", v)
+		}
+		st, reason := editionStatus(t, db, l.edition)
+		if st != digest.EditionPaused || !strings.Contains(reason, "hard-bounce rate 5.17 %") {
+			t.Fatalf("edition %s %q, want paused with the hard-bounce rate as reason", st, reason)
+		}
+		// An operator resumes: the guard does not pause it again for the
+		// same limit.
+		if err := digest.SetEditionStatus(ctx, db, l.edition, digest.EditionSending); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := g.Check(ctx, l.edition); err != nil || v.Paused {
+			t.Fatalf("Check after resume = %+v, %v; want no second pause", v, err)
+		}
+		if st, _ := editionStatus(t, db, l.edition); st != digest.EditionSending {
+			t.Fatalf("status after resume and check %s, want sending", st)
+		}
+	})
+	t.Run("TooFew", func(t *testing.T) {
+		db, _ := testsupport.MustOpenDB(t)
+		l := newLedger(t, db, "2026-11-27", digest.EditionSending, 499, 100)
+		v, err := newGuard(t, db).Check(ctx, l.edition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Level != bounce.LevelTooFew || v.Paused {
+			t.Fatalf("Check = %+v, want too few: 499 deliveries", v)
+		}
+	})
+	t.Run("AlreadySent", func(t *testing.T) {
+		db, _ := testsupport.MustOpenDB(t)
+		l := newLedger(t, db, "2026-11-27", digest.EditionSent, 600, 60)
+		v, err := newGuard(t, db).Check(ctx, l.edition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Level != bounce.LevelOver || v.Paused {
+			t.Fatalf("Check = %+v, want over but not paused: the edition is sent", v)
+		}
+		if st, _ := editionStatus(t, db, l.edition); st != digest.EditionSent {
+			t.Fatalf("status %s, want sent", st)
+		}
+	})
+}
+
+func TestGuard_Config(t *testing.T) {
+	db, _ := testsupport.MustOpenDB(t)
+	for _, cfg := range []bounce.GuardConfig{{MaxComplaintRate: 3}, {MaxBounceRate: -0.1}, {MinDeliveries: -1}} {
+		if _, err := bounce.NewGuard(cfg, db); err == nil {
+			t.Errorf("NewGuard(%+v) = nil error", cfg)
+		}
+	}
+}
+
+// gather returns the value of the metric name with the labels given.
+func gather(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func TestGuard_Collector(t *testing.T) {
+	db, _ := testsupport.MustOpenDB(t)
+	newLedger(t, db, "2026-11-26", digest.EditionSent, 40, 4)
+	g := newGuard(t, db)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(g.Collector())
+	if v, ok := gather(t, reg, "bothsides_reputation_messages", map[string]string{"edition": "2026-11-26", "domain": "gmail.com", "outcome": "hard"}); !ok || v != 1 {
+		t.Fatalf("gmail.com hard = %v (found %v), want 1", v, ok)
+	}
+	if v, ok := gather(t, reg, "bothsides_reputation_messages", map[string]string{"edition": "2026-11-26", "domain": "other", "outcome": "sent"}); !ok || v != 9 {
+		t.Fatalf("other sent = %v (found %v), want 9", v, ok)
+	}
+	if v, ok := gather(t, reg, "bothsides_reputation_rate", map[string]string{"edition": "2026-11-26", "domain": "all", "rate": "hard_bounce"}); !ok || v != 0.1 {
+		t.Fatalf("all hard_bounce rate = %v (found %v), want 0.1", v, ok)
+	}
+	if v, ok := gather(t, reg, "bothsides_reputation_scrape_error", nil); !ok || v != 0 {
+		t.Fatalf("scrape error = %v (found %v), want 0", v, ok)
+	}
+}

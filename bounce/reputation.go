@@ -1,0 +1,149 @@
+package bounce
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// The recipient-domain families the reputation guard counts apart: the
+// three mailbox providers that publish complaint-rate limits, and the rest.
+const (
+	DomainGmail   = "gmail.com"
+	DomainYahoo   = "yahoo.com"
+	DomainOutlook = "outlook.com"
+	DomainOther   = "other"
+)
+
+// Domains lists the families in display order.
+var Domains = []string{DomainGmail, DomainYahoo, DomainOutlook, DomainOther}
+
+// DomainFamily is the family a recipient domain is counted in. A provider's
+// other domains share its family, because they share its filters and its
+// limits: googlemail.com is Gmail; ymail.com, rocketmail.com, aol.com
+// (Yahoo's mail platform) and yahoo.<country> are Yahoo; hotmail.*, live.*,
+// msn.com and outlook.<country> are Outlook.com.
+func DomainFamily(domain string) string {
+	d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(domain), "."))
+	name, _, _ := strings.Cut(d, ".")
+	switch {
+	case d == "gmail.com" || d == "googlemail.com":
+		return DomainGmail
+	case name == "yahoo" || d == "ymail.com" || d == "rocketmail.com" || d == "aol.com":
+		return DomainYahoo
+	case name == "outlook" || name == "hotmail" || name == "live" || d == "msn.com" || d == "windowslive.com":
+		return DomainOutlook
+	}
+	return DomainOther
+}
+
+// Counts are one edition's outcomes for one domain family, or for all.
+type Counts struct {
+	Domain string // a family, or "" for the whole edition
+	// Sent is the ledger's deliveries the relay accepted; SMTPHard the
+	// ones it refused with a 5xx (failed at SMTP time).
+	Sent, SMTPHard int
+	// Hard, Soft and Complaints are the subscribers with an event of that
+	// kind recorded for this edition (each counted once). Hard includes
+	// SMTPHard.
+	Hard, Soft, Complaints int
+}
+
+// Attempted is the deliveries that reached a verdict: accepted, or refused
+// for good at SMTP time. The guard judges an edition only from
+// MinDeliveries attempted.
+func (c Counts) Attempted() int { return c.Sent + c.SMTPHard }
+
+// Delivered is the accepted deliveries that did not bounce later.
+func (c Counts) Delivered() int { return max(0, c.Sent-(c.Hard-c.SMTPHard)) }
+
+// BounceRate is hard bounces (at SMTP time and later) over attempted.
+func (c Counts) BounceRate() float64 { return ratio(c.Hard, c.Attempted()) }
+
+// SoftRate is soft bounces over attempted.
+func (c Counts) SoftRate() float64 { return ratio(c.Soft, c.Attempted()) }
+
+// ComplaintRate is complaints over delivered, as mailbox providers count
+// it.
+func (c Counts) ComplaintRate() float64 { return ratio(c.Complaints, c.Delivered()) }
+
+func ratio(n, d int) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+func (c *Counts) add(o Counts) {
+	c.Sent += o.Sent
+	c.SMTPHard += o.SMTPHard
+	c.Hard += o.Hard
+	c.Soft += o.Soft
+	c.Complaints += o.Complaints
+}
+
+// Reputation is one edition's counts, in all and per domain family.
+type Reputation struct {
+	EditionID      int64
+	Date, Schedule string
+	Status         string // the edition's status
+	Total          Counts
+	Domains        []Counts // one per family of Domains, in that order
+}
+
+// querier is a read pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// EditionReputation counts edition id's outcomes from the ledger
+// (deliveries: sent, and failed with a 5xx reply) and the recorded events
+// (bounce_events: hard, soft and complaint, each subscriber once).
+func EditionReputation(ctx context.Context, q querier, id int64) (Reputation, error) {
+	r := Reputation{EditionID: id}
+	if err := q.QueryRowContext(ctx, `SELECT date, schedule, status FROM editions WHERE id = ?`, id).
+		Scan(&r.Date, &r.Schedule, &r.Status); err != nil {
+		return r, fmt.Errorf("reputation of edition %d: %w", id, err)
+	}
+	by := map[string]*Counts{}
+	for _, d := range Domains {
+		by[d] = &Counts{Domain: d}
+	}
+	// The recipient's domain is the part of the address after its last @
+	// (an address has one @ outside quotes, and ours are checked).
+	rows, err := q.QueryContext(ctx, `
+		SELECT lower(substr(s.email, instr(s.email, '@') + 1)),
+		       SUM(d.status = 'sent'),
+		       SUM(d.status = 'failed' AND d.last_code BETWEEN 500 AND 599)
+		FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+		WHERE d.edition_id = ? AND d.status IN ('sent', 'failed')
+		GROUP BY 1`, id)
+	if err != nil {
+		return r, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var domain string
+		var sent, hard int
+		if err := rows.Scan(&domain, &sent, &hard); err != nil {
+			return r, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
+		}
+		c := by[DomainFamily(domain)]
+		c.Sent += sent
+		c.SMTPHard += hard
+		c.Hard += hard
+	}
+	if err := rows.Err(); err != nil {
+		return r, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
+	}
+	if err := eventCounts(ctx, q, id, by); err != nil {
+		return r, fmt.Errorf("reputation of edition %d: events: %w", id, err)
+	}
+	for _, d := range Domains {
+		r.Domains = append(r.Domains, *by[d])
+		r.Total.add(*by[d])
+	}
+	return r, nil
+}
