@@ -20,6 +20,7 @@ const (
 	KindAutoReply Kind = "autoreply" // out-of-office and other RFC 3834 replies: ignored
 	KindDelivered Kind = "delivered" // a webhook's delivery confirmation (counts for the reputation guard)
 	KindUnparsed  Kind = "unparsed"  // a message that could not be read: stored with the reason
+	KindFeedback  Kind = "feedback"  // an ARF report that is no complaint (not-spam, auth-failure): stored, no effect
 )
 
 // Event is one report about one recipient, in the shape every intake
