@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
 	"bothsides/sqlite"
+	"bothsides/subscribers"
 )
 
 func TestDomainFamily(t *testing.T) {
@@ -56,10 +58,6 @@ func newLedger(t *testing.T, db *sqlite.DB, date string, status digest.EditionSt
 	l := &ledger{db: db}
 	now := sqlite.Time(testsupport.Epoch)
 	err := db.Tx(context.Background(), func(tx *sql.Tx) error {
-		// TODO(merge): bounce_events comes with the store's migration.
-		if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS bounce_events (edition_id INTEGER, subscriber_id INTEGER, kind TEXT)`); err != nil {
-			return err
-		}
 		res, err := tx.Exec(`INSERT INTO editions (date, schedule, window_start, window_end, content, status, created_at, started_at)
 			VALUES (?, 'default', ?, ?, '{}', ?, ?, ?)`, date, now, now, status, now, now)
 		if err != nil {
@@ -245,5 +243,55 @@ func TestGuard_Collector(t *testing.T) {
 	}
 	if v, ok := gather(t, reg, "bothsides_reputation_scrape_error", nil); !ok || v != 0 {
 		t.Fatalf("scrape error = %v (found %v), want 0", v, ok)
+	}
+}
+
+// TestGuard_ComplaintRate records complaints through the store wrapped by
+// the guard, as the intakes do: the check after each event pauses the
+// edition when the rate passes 0.3 %, not before.
+func TestGuard_ComplaintRate(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testsupport.MustOpenDB(t)
+	l := newLedger(t, db, "2026-11-27", digest.EditionSending, 1000, 0)
+	sign := subscribers.NewSigner(sampleKey)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	g, err := bounce.NewGuard(bounce.GuardConfig{Logger: log}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := g.Recorder(bounce.New(db, bounce.Config{Signer: sign, Logger: slog.New(slog.DiscardHandler)}))
+	complain := func(i int) {
+		t.Helper()
+		ev := bounce.Event{Kind: bounce.KindComplaint, Source: "smtp", Token: sign.DeliveryToken(l.edition, l.subs[i]),
+			Raw: []byte(fmt.Sprintf("complaint %d", i))}
+		if err := rec.Record(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complain(0) // 0.1 %: a warning
+	if !strings.Contains(logs.String(), "reputation guard: warning") || !strings.Contains(logs.String(), "complaint rate 0.10 %") {
+		t.Fatalf("log after 1 complaint in 1000:\n%s", logs.String())
+	}
+	complain(1)
+	complain(2) // 3 of 1000: 0.3 %, at the limit
+	if st, _ := editionStatus(t, db, l.edition); st != digest.EditionSending {
+		t.Fatalf("after 3 complaints in 1000: %s, want sending", st)
+	}
+	r, err := bounce.EditionReputation(ctx, db.R, l.edition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := g.Judge(r); v.Level != bounce.LevelWarning || r.Total.Complaints != 3 {
+		t.Fatalf("Judge = %+v with %d complaints, want a warning with 3", v, r.Total.Complaints)
+	}
+	complain(2) // the same report again counts once
+	if st, _ := editionStatus(t, db, l.edition); st != digest.EditionSending {
+		t.Fatalf("after a duplicate complaint: %s, want sending", st)
+	}
+	complain(3) // 0.4 %
+	st, reason := editionStatus(t, db, l.edition)
+	if st != digest.EditionPaused || !strings.Contains(reason, "complaint rate 0.40 % passed the limit of 0.30 %") {
+		t.Fatalf("after 4 complaints in 1000: %s %q, want paused with the complaint rate", st, reason)
 	}
 }

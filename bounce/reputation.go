@@ -100,7 +100,7 @@ type querier interface {
 
 // EditionReputation counts edition id's outcomes from the ledger
 // (deliveries: sent, and failed with a 5xx reply) and the recorded events
-// (bounce_events: hard, soft and complaint, each subscriber once).
+// (bounces: hard, soft and complaint, each subscriber once).
 func EditionReputation(ctx context.Context, q querier, id int64) (Reputation, error) {
 	r := Reputation{EditionID: id}
 	if err := q.QueryRowContext(ctx, `SELECT date, schedule, status FROM editions WHERE id = ?`, id).

@@ -9,7 +9,7 @@ import "context"
 func eventCounts(ctx context.Context, q querier, id int64, by map[string]*Counts) error {
 	rows, err := q.QueryContext(ctx, `
 		SELECT lower(substr(s.email, instr(s.email, '@') + 1)), e.kind, COUNT(DISTINCT e.subscriber_id)
-		FROM bounce_events e JOIN subscribers s ON s.id = e.subscriber_id
+		FROM bounces e JOIN subscribers s ON s.id = e.subscriber_id
 		WHERE e.edition_id = ? AND e.kind IN ('hard', 'soft', 'complaint')
 		  AND NOT (e.kind = 'hard' AND EXISTS (SELECT 1 FROM deliveries d
 		      WHERE d.edition_id = e.edition_id AND d.subscriber_id = e.subscriber_id AND d.status = 'failed'))
