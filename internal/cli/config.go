@@ -124,6 +124,11 @@ type config struct {
 	DKIMDomain   string
 	BounceLimit  int
 	PauseAfter   int
+
+	// What comes back (see bounce_intake.go).
+	BounceAddress    string
+	MaxComplaintRate float64
+	MaxBounceRate    float64
 }
 
 // settings declares the global settings, in the order of the help and docs.
@@ -132,7 +137,7 @@ func (c *config) settings() []setting {
 	rate.want, rate.ok = "messages per second, 0 for unlimited", func() bool { return c.Rate >= 0 }
 	dkimDomain := stringSetting(&c.DKIMDomain, "dkim-domain", "BOTHSIDES_DKIM_DOMAIN", "", "DKIM signing domain (`d=`)")
 	dkimDomain.docDefault = "From's domain"
-	return []setting{
+	return append([]setting{
 		stringSetting(&c.DB, "db", "BOTHSIDES_DB", "bothsides.db", "SQLite database file"),
 		stringSetting(&c.SMTP, "smtp", "BOTHSIDES_SMTP_URL", "", "SMTP relay; without it mails are written as `.eml` files into the outbox"),
 		stringSetting(&c.BaseURL, "base-url", "BOTHSIDES_BASE_URL", "http://127.0.0.1:8080", "public URL of `serve`, used in every mailed link"),
@@ -152,5 +157,6 @@ func (c *config) settings() []setting {
 		stringSetting(&c.PendingExpiry, "pending-expiry", "BOTHSIDES_PENDING_EXPIRY", "48h", "how long a sign-up's confirmation link works; unconfirmed sign-ups are deleted after it (at least `1h`)"),
 		stringSetting(&c.UnsubscribeMailto, "unsubscribe-mailto", "BOTHSIDES_UNSUBSCRIBE_MAILTO", "", "`mailto:` address for unsubscribing by mail: listed on the unsubscribe page and in the `List-Unsubscribe` header"),
 		stringSetting(&c.ClientIPHeader, "client-ip-header", "BOTHSIDES_CLIENT_IP_HEADER", "", "behind a reverse proxy, the header it sets to the client's IP (`X-Real-IP`, or `X-Forwarded-For` whose last entry is used) for the sign-up rate limit; only set it when the proxy overwrites or appends it"),
-	}
+		stringSetting(&c.BounceAddress, "bounce-address", "BOTHSIDES_BOUNCE_ADDRESS", "", "address delivery reports come back to, such as `bounces@bounce.example.com`: each edition message goes out from `bounces+TOKEN@…`, TOKEN naming the delivery (see BOUNCES.md)"),
+	}, c.reputationSettings()...)
 }

@@ -33,6 +33,8 @@ type serveConfig struct {
 	AdminFailDelay  time.Duration
 	AdminLoginQueue int
 	AdminIdle       time.Duration
+	// Bounce is the intake of delivery reports (bounce_intake.go).
+	Bounce bounceIntakeConfig
 }
 
 func (c *serveConfig) settings() []setting {
@@ -40,7 +42,7 @@ func (c *serveConfig) settings() []setting {
 	grace.docDefault = "`6h`"
 	idle := durationSetting(&c.AdminIdle, "admin-idle-timeout", "BOTHSIDES_ADMIN_IDLE_TIMEOUT", 30*time.Minute, "an admin session ends after this long without a request (and 12 hours after the login in any case)")
 	idle.docDefault = "`30m`"
-	return []setting{
+	return append([]setting{
 		stringSetting(&c.Addr, "addr", "BOTHSIDES_ADDR", "127.0.0.1:8080", "address to listen on"),
 		stringSetting(&c.Schedule, "schedule", "BOTHSIDES_SCHEDULE", schedule.DefaultSpec, "spec of the schedule `default`, added only when there is no schedule; `off` seeds none (schedules added later with the CLI, console or API are still sent when due; pause them to stop sends)"),
 		grace,
@@ -50,7 +52,7 @@ func (c *serveConfig) settings() []setting {
 		durationSetting(&c.AdminFailDelay, "admin-fail-delay", "BOTHSIDES_ADMIN_FAIL_DELAY", time.Second, "a failed admin login's answer waits this long, even if the client hangs up; it doubles with each failure of the client network (see `--client-ip-header`) and every 10 failures of all networks within 15 minutes, up to 30s; meanwhile the network's logins are answered 429"),
 		intSetting(&c.AdminLoginQueue, "admin-login-queue", "BOTHSIDES_ADMIN_LOGIN_QUEUE", 4, "admin logins that may wait for the password check (two run at a time); more are answered 429 at once"),
 		idle,
-	}
+	}, c.Bounce.settings()...)
 }
 
 // adminLimits is the console's login limits and idle timeout, checked.
@@ -101,9 +103,14 @@ database and exits with status 0.`,
 				ln.Close()
 				return err
 			}
+			if err = o.Bounce.check(a.cfg.BounceAddress); err != nil {
+				ln.Close()
+				return err
+			}
 			// The secrets live only until the console has hashed them.
 			a.adminPassword, a.apiToken, a.metricsToken = o.AdminPassword, o.APIToken, o.MetricsToken
 			o.AdminPassword, o.APIToken, o.MetricsToken = "", "", ""
+			a.bounceIntake, o.Bounce.Mailbox = o.Bounce, "" // the mailbox URL holds a password
 			return a.serve(ctx, ln, o.Schedule, nil)
 		},
 	}
@@ -143,6 +150,23 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
+	guard, err := a.guard(db)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	stopBounce, err := a.startBounceIntake(ctx, a.bounceIntake, db, signer, guard, a.bounceMetrics)
+	a.bounceIntake.Mailbox = ""
+	if err != nil {
+		stopBounce()
+		ln.Close()
+		return err
+	}
+	defer stopBounce()
+	a.registry.MustRegister(guard.Collector())
+	defer a.registry.Unregister(guard.Collector())
+	stopGuard := a.watchSending(ctx, guard)
+	defer stopGuard()
 	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler(), MetricsToken: a.metricsToken, Registerer: a.registry}
 	a.metricsToken = ""
 	closeSignUpMail, err := a.signUpWebConfig(&wcfg)
