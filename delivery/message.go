@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"bothsides/digest"
@@ -74,8 +75,10 @@ func (m *editionMail) messageID(e *digest.Edition, subscriberID int64, attempt i
 	return fmt.Sprintf("e%d.s%d.a%d.%s@%s", e.ID, subscriberID, attempt, hex.EncodeToString(b), m.domain)
 }
 
-// build appends one subscriber's message to dst.
-func (m *editionMail) build(dst []byte, s *Sender, j job, msgID string) (mailer.Raw, error) {
+// build appends one subscriber's message to dst and returns it with its
+// envelope sender: the From address, or with a bounce address the VERP
+// address naming this delivery (see verp).
+func (m *editionMail) build(dst []byte, s *Sender, editionID int64, j job, msgID string) (mailer.Raw, string, error) {
 	// The links live from the moment the message is made: an unsubscribe
 	// link 90 days, a preferences link 30 (subscribers.LinkExpiry).
 	now := s.db.Now()
@@ -85,14 +88,36 @@ func (m *editionMail) build(dst []byte, s *Sender, j job, msgID string) (mailer.
 	if j.name != "" {
 		t = m.named
 	}
-	return t.Append(dst, &mailer.Recipient{
+	r := &mailer.Recipient{
 		To:          j.email,
 		Name:        j.name,
 		MessageID:   msgID,
 		Date:        now,
 		Unsubscribe: unsub,
 		Values:      []string{j.name, j.email, unsub, prefs},
-	})
+	}
+	from := m.from
+	if s.cfg.BounceAddress != "" {
+		token := s.signer.DeliveryToken(editionID, j.subscriberID)
+		from = verp(s.cfg.BounceAddress, token)
+		r.Headers = []mailer.Header{{Name: DeliveryHeader, Value: token}}
+	}
+	raw, err := t.Append(dst, r)
+	return raw, from, err
+}
+
+// DeliveryHeader carries the delivery token in every edition message sent
+// with a bounce address; DKIM signs it (mailer.DKIMIfPresent). The bounce
+// package reads it back from complaint reports.
+const DeliveryHeader = "X-Bothsides-Delivery"
+
+// verp returns the envelope sender for one delivery: the bounce address
+// with "+" and the delivery token after its local part,
+// bounces+TOKEN@bounce.example.com. The token is lower-case letters and
+// digits, so a relay that lower-cases local parts keeps it.
+func verp(bounceAddress, token string) string {
+	at := strings.LastIndexByte(bounceAddress, '@')
+	return bounceAddress[:at] + "+" + token + bounceAddress[at:]
 }
 
 // maxVariants bounds the renderings a send keeps; beyond it a variant is

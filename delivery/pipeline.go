@@ -330,9 +330,10 @@ func (r *run) deliver(ctx context.Context, conn Conn, j *job, msgID string, buf 
 		return &outcome{job: *j, unsent: true}
 	}
 	var m mailer.Raw
+	var from string
 	em, err := r.mailFor(j.topics)
 	if err == nil {
-		m, err = em.build((*buf)[:0], r.s, *j, msgID)
+		m, from, err = em.build((*buf)[:0], r.s, r.e.ID, *j, msgID)
 		*buf = m.Data
 	}
 	if err != nil {
@@ -340,7 +341,7 @@ func (r *run) deliver(ctx context.Context, conn Conn, j *job, msgID string, buf 
 	}
 	m.Confirm = confirm
 	start := time.Now()
-	err = conn.SendRaw(ctx, r.mail.from, j.email, m)
+	err = conn.SendRaw(ctx, from, j.email, m)
 	if err != nil && (errors.Is(err, errStopped) || ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 		// Aborted before the relay took it: back to the queue.
 		return &outcome{job: *j, unsent: true}

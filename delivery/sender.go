@@ -41,6 +41,12 @@ type Config struct {
 	ReplyTo           string
 	BaseURL           string // required: links point here
 	UnsubscribeMailto string // optional mailto: URI for List-Unsubscribe
+	// BounceAddress, when set, is the envelope sender of every edition
+	// message with the delivery's token added to its local part (VERP,
+	// bounces+TOKEN@bounce.example.com), and each message carries the token
+	// in DeliveryHeader too. A bare address whose local part has no "+";
+	// empty: the From address, as before.
+	BounceAddress string
 	// Connections is how many connections send at once; default 4.
 	Connections int
 	// Rate caps messages per second over all connections; 0 is unlimited.

@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -22,6 +23,11 @@ var DKIMHeaders = []string{
 	"MIME-Version", "Content-Type", "List-Id",
 	"List-Unsubscribe", "List-Unsubscribe-Post", "Feedback-ID",
 }
+
+// DKIMIfPresent are signed, and oversigned, in the messages that carry
+// them, so that messages without them sign as before: the delivery header
+// that a complaint report brings back.
+var DKIMIfPresent = []string{"X-Bothsides-Delivery"}
 
 // dkimOversign are signed once more than they occur, so that nobody can add
 // a second one to a signed message.
@@ -105,12 +111,29 @@ func (d *DKIM) Sign(msg []byte, bodyOffset int) ([]byte, error) {
 	s := mail.NewDKIMSigner(d.Domain, d.Selector, d.key)
 	s.HeaderCanonicalization(mail.CanonicalizationSimple)
 	s.BodyCanonicalization(mail.CanonicalizationSimple)
-	s.SignHeaders(DKIMHeaders...)
-	s.OversignHeaders(dkimOversign...)
+	signed, over := DKIMHeaders, dkimOversign
+	for _, h := range DKIMIfPresent {
+		if hasHeader(msg[:bodyOffset], h) {
+			signed = append(signed[:len(signed):len(signed)], h)
+			over = append(over[:len(over):len(over)], h)
+		}
+	}
+	s.SignHeaders(signed...)
+	s.OversignHeaders(over...)
 	// The header block keeps its last CRLF; the blank line is not part of it.
 	sig, err := s.Sign(msg[:bodyOffset-2], msg[bodyOffset:])
 	if err != nil {
 		return nil, fmt.Errorf("dkim sign: %w", err)
 	}
 	return []byte(sig), nil
+}
+
+// hasHeader reports whether the header block head has a field name.
+func hasHeader(head []byte, name string) bool {
+	for line := range bytes.Lines(head) {
+		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name)) {
+			return true
+		}
+	}
+	return false
 }

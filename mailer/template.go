@@ -73,6 +73,9 @@ type Recipient struct {
 	// Values fill the markers, in the order of TemplateConfig.Markers, as
 	// plain text; they are HTML-escaped in the HTML part.
 	Values []string
+	// Headers are further header fields of this copy alone, e.g. the
+	// signed delivery header; one line each.
+	Headers []Header
 }
 
 // NewTemplate encodes cfg once.
@@ -180,6 +183,9 @@ func (t *Template) Append(dst []byte, r *Recipient) (Raw, error) {
 	dst = appendHeader(dst, "Message-ID", "<"+r.MessageID+">")
 	if r.Unsubscribe != "" {
 		dst = appendHeader(dst, "List-Unsubscribe", "<"+cleanHeader(r.Unsubscribe)+">"+t.unsubTail)
+	}
+	for _, h := range r.Headers {
+		dst = appendHeader(dst, h.Name, cleanHeader(h.Value))
 	}
 	// The body starts after the Content-Type field's blank line.
 	body := len(dst) + t.bodyOff

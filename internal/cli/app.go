@@ -234,9 +234,14 @@ func (a *app) newSender(ctx context.Context, db *sqlite.DB) (*delivery.Sender, s
 	if err != nil {
 		return nil, "", err
 	}
+	bounceAddr, err := a.bounceAddress()
+	if err != nil {
+		return nil, "", err
+	}
 	s := delivery.NewSender(delivery.Config{
 		From: a.cfg.From, ReplyTo: a.cfg.ReplyTo, BaseURL: a.cfg.BaseURL,
 		UnsubscribeMailto: a.cfg.UnsubscribeMailto,
+		BounceAddress:     bounceAddr,
 		Connections:       a.cfg.Connections,
 		Rate:              a.cfg.Rate,
 		BounceLimit:       a.cfg.BounceLimit,

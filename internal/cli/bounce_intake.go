@@ -13,7 +13,6 @@ import (
 
 	"bothsides/bounce"
 	"bothsides/sqlite"
-	"bothsides/subscribers"
 )
 
 // bounceIntakeConfig is serve's intake of what comes back: the SMTP
@@ -126,7 +125,7 @@ func (a *app) guard(db *sqlite.DB) (*bounce.Guard, error) {
 // startBounceIntake starts the bounce listener and the mailbox poller
 // that c asks for, handing what they take in to the store, behind the
 // reputation guard. stop closes them.
-func (a *app) startBounceIntake(ctx context.Context, c bounceIntakeConfig, db *sqlite.DB, signer *subscribers.Signer, g *bounce.Guard, metrics *bounce.IntakeMetrics) (stop func(), err error) {
+func (a *app) startBounceIntake(ctx context.Context, c bounceIntakeConfig, db *sqlite.DB, g *bounce.Guard, metrics *bounce.IntakeMetrics) (stop func(), err error) {
 	stop = func() {}
 	if c.Listen == "" && c.Mailbox == "" {
 		return stop, nil
@@ -134,7 +133,14 @@ func (a *app) startBounceIntake(ctx context.Context, c bounceIntakeConfig, db *s
 	if err := c.check(a.cfg.BounceAddress); err != nil {
 		return stop, err
 	}
-	store := bounce.New(db, bounce.Config{Signer: signer, BounceLimit: a.cfg.BounceLimit, Logger: a.log})
+	address, err := a.bounceAddress()
+	if err != nil {
+		return stop, err
+	}
+	store, err := a.bounceStore(ctx, db)
+	if err != nil {
+		return stop, err
+	}
 	rcv := g.Receiver(store)
 	var stops []func()
 	stop = func() {
@@ -151,7 +157,7 @@ func (a *app) startBounceIntake(ctx context.Context, c bounceIntakeConfig, db *s
 			}
 			tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
-		l, err := bounce.NewListener(bounce.ListenerConfig{Address: a.cfg.BounceAddress, MaxMessageBytes: int64(c.MaxSize),
+		l, err := bounce.NewListener(bounce.ListenerConfig{Address: address, MaxMessageBytes: int64(c.MaxSize),
 			MaxConnections: c.MaxConnections, Timeout: c.Timeout, TLS: tlsConf, Logger: a.log, Metrics: metrics}, rcv)
 		if err != nil {
 			return stop, fmt.Errorf("%w: --bounce-address: %v", errUsage, err)
@@ -178,7 +184,7 @@ func (a *app) startBounceIntake(ctx context.Context, c bounceIntakeConfig, db *s
 		a.log.Info("bounce listener", "addr", ln.Addr().String(), "starttls", tlsConf != nil, "max_bytes", c.MaxSize)
 	}
 	if c.Mailbox != "" {
-		m, err := bounce.NewMailbox(bounce.MailboxConfig{URL: c.Mailbox, Address: a.cfg.BounceAddress, Poll: c.Poll,
+		m, err := bounce.NewMailbox(bounce.MailboxConfig{URL: c.Mailbox, Address: address, Poll: c.Poll,
 			MaxMessageBytes: int64(c.MaxSize), Timeout: c.Timeout, Logger: a.log, Metrics: metrics}, rcv)
 		if err != nil {
 			return stop, fmt.Errorf("%w: --bounce-mailbox: %v", errUsage, err)

@@ -60,6 +60,7 @@ knows who has it already.`),
 edition cannot be resumed.`),
 		serveCommand(), benchCommand(),
 		reportsListCommand(), reportsResolveCommand(),
+		bouncesListCommand(),
 		scheduleAddCommand(), scheduleListCommand(), scheduleEditCommand(),
 		scheduleToggleCommand("schedule pause", false, "pause a schedule: its runs are not sent, nor caught up later"),
 		scheduleToggleCommand("schedule resume", true, "resume a paused schedule from its next run"),
@@ -155,6 +156,9 @@ func (a *app) main(ctx context.Context, args []string) error {
 	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	defer a.close()
 	if err := loadEnv(fs, settings, a.given, a.getenv); err != nil {
+		return err
+	}
+	if err := a.checkBounceSettings(); err != nil {
 		return err
 	}
 	return cmd.run(ctx, a, fs.Args())

@@ -125,8 +125,11 @@ type config struct {
 	BounceLimit  int
 	PauseAfter   int
 
-	// What comes back (see bounce_intake.go).
+	// Bounces and complaints (see bounces.go), the reputation guard's
+	// limits (bounce_intake.go).
 	BounceAddress    string
+	SoftBounceLimit  int
+	SoftBounceWindow time.Duration
 	MaxComplaintRate float64
 	MaxBounceRate    float64
 }
@@ -137,6 +140,8 @@ func (c *config) settings() []setting {
 	rate.want, rate.ok = "messages per second, 0 for unlimited", func() bool { return c.Rate >= 0 }
 	dkimDomain := stringSetting(&c.DKIMDomain, "dkim-domain", "BOTHSIDES_DKIM_DOMAIN", "", "DKIM signing domain (`d=`)")
 	dkimDomain.docDefault = "From's domain"
+	softWindow := durationSetting(&c.SoftBounceWindow, "soft-bounce-window", "BOTHSIDES_SOFT_BOUNCE_WINDOW", 30*24*time.Hour, "the window `--soft-bounce-limit` counts in")
+	softWindow.docDefault = "`720h` (30 days)"
 	return append([]setting{
 		stringSetting(&c.DB, "db", "BOTHSIDES_DB", "bothsides.db", "SQLite database file"),
 		stringSetting(&c.SMTP, "smtp", "BOTHSIDES_SMTP_URL", "", "SMTP relay; without it mails are written as `.eml` files into the outbox"),
@@ -152,11 +157,13 @@ func (c *config) settings() []setting {
 		stringSetting(&c.DKIMSelector, "dkim-selector", "BOTHSIDES_DKIM_SELECTOR", "", "the key is published at `SELECTOR._domainkey.DOMAIN`"),
 		dkimDomain,
 		intSetting(&c.BounceLimit, "bounce-limit", "BOTHSIDES_BOUNCE_LIMIT", 3, "hard bounces (5xx to RCPT or DATA) after which a subscriber is suppressed (status `bounced`)"),
+		stringSetting(&c.BounceAddress, "bounce-address", "BOTHSIDES_BOUNCE_ADDRESS", "", "envelope sender for editions, e.g. `bounces@bounce.example.com`: each message goes out as `bounces+TOKEN@bounce.example.com`, the token naming the delivery, so that bounces and complaints find their subscriber (see BOUNCES.md); empty: the From address"),
+		intSetting(&c.SoftBounceLimit, "soft-bounce-limit", "BOTHSIDES_SOFT_BOUNCE_LIMIT", 5, "soft bounces (mailbox full, delays, policy refusals), on as many editions within `--soft-bounce-window`, after which a subscriber is suppressed (status `bounced`)"),
+		softWindow,
 		intSetting(&c.PauseAfter, "pause-after", "BOTHSIDES_PAUSE_AFTER", 50, "failures in a row with no success that pause the edition: a relay refusing everything does not burn through the list"),
 		boolSetting(&c.Verbose, "v", "", false, "debug logging"),
 		stringSetting(&c.PendingExpiry, "pending-expiry", "BOTHSIDES_PENDING_EXPIRY", "48h", "how long a sign-up's confirmation link works; unconfirmed sign-ups are deleted after it (at least `1h`)"),
 		stringSetting(&c.UnsubscribeMailto, "unsubscribe-mailto", "BOTHSIDES_UNSUBSCRIBE_MAILTO", "", "`mailto:` address for unsubscribing by mail: listed on the unsubscribe page and in the `List-Unsubscribe` header"),
 		stringSetting(&c.ClientIPHeader, "client-ip-header", "BOTHSIDES_CLIENT_IP_HEADER", "", "behind a reverse proxy, the header it sets to the client's IP (`X-Real-IP`, or `X-Forwarded-For` whose last entry is used) for the sign-up rate limit; only set it when the proxy overwrites or appends it"),
-		stringSetting(&c.BounceAddress, "bounce-address", "BOTHSIDES_BOUNCE_ADDRESS", "", "address delivery reports come back to, such as `bounces@bounce.example.com`: each edition message goes out from `bounces+TOKEN@…`, TOKEN naming the delivery (see BOUNCES.md)"),
 	}, c.reputationSettings()...)
 }

@@ -155,7 +155,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
-	stopBounce, err := a.startBounceIntake(ctx, a.bounceIntake, db, signer, guard, a.bounceMetrics)
+	stopBounce, err := a.startBounceIntake(ctx, a.bounceIntake, db, guard, a.bounceMetrics)
 	a.bounceIntake.Mailbox = ""
 	if err != nil {
 		stopBounce()

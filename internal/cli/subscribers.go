@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"bothsides/bounce"
+	"bothsides/sqlite"
 	"bothsides/subscribers"
 )
 
@@ -185,6 +187,19 @@ address that is not a subscriber too (it is suppressed all the same).`,
 			if err != nil {
 				return err
 			}
+			// The subscriber's bounce events went with them; the unmatched
+			// ones that name the address go now.
+			bs, err := a.bounceStore(ctx, db)
+			if err != nil {
+				return err
+			}
+			events, err := bs.EraseAddress(ctx, res.Email)
+			if err != nil {
+				return err
+			}
+			if events > 0 {
+				fmt.Fprintf(a.stdout, "%d bounce event(s) deleted\n", events)
+			}
 			switch {
 			case res.Deleted > 0:
 				fmt.Fprintf(a.stdout, "erased %s: subscriber and %d delivery record(s) deleted, %d story report(s) lose the address; the address is on the suppression list\n", res.Email, res.Deliveries, res.Reports)
@@ -217,12 +232,16 @@ func subscribersShowCommand() *command {
 			if err != nil {
 				return err
 			}
+			events, err := accessBounces(ctx, db, pd)
+			if err != nil {
+				return err
+			}
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(accessJSON(pd))
+				return enc.Encode(accessJSON(pd, events))
 			}
-			writeAccess(a.stdout, pd)
+			writeAccess(a.stdout, pd, events)
 			return nil
 		},
 	}
@@ -235,7 +254,7 @@ func timeText(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func writeAccess(w io.Writer, pd *subscribers.PersonalData) {
+func writeAccess(w io.Writer, pd *subscribers.PersonalData, events []bounce.Record) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "address:\t%s\n", pd.Email)
@@ -243,6 +262,11 @@ func writeAccess(w io.Writer, pd *subscribers.PersonalData) {
 	fmt.Fprintf(tw, "story reports:\t%d\n", len(pd.Reports))
 	for _, r := range pd.Reports {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%q\n", timeText(r.CreatedAt), r.StoryID, r.Kind, r.Message)
+	}
+	fmt.Fprintf(tw, "bounce events:\t%d\n", len(events))
+	for _, r := range events {
+		fmt.Fprintf(tw, "  %s\t%s %s\t%s\t%s\t%s\t%s\n", timeText(r.ReceivedAt), r.Kind, orDash(r.Status), editionText(r),
+			orDash(r.Recipient), orDash(r.Effect), r.Diagnostic)
 	}
 	s := pd.Subscriber
 	if s == nil {
@@ -286,7 +310,21 @@ func orDash(s string) string {
 	return s
 }
 
-func accessJSON(pd *subscribers.PersonalData) any {
+// accessBounces returns the bounce events held on the address: the
+// subscriber's and those that name the address unmatched.
+func accessBounces(ctx context.Context, db *sqlite.DB, pd *subscribers.PersonalData) ([]bounce.Record, error) {
+	list, err := bounce.List(ctx, db.R, bounce.Filter{Recipient: pd.Email, Limit: 1000})
+	if err != nil || pd.Subscriber == nil {
+		return list, err
+	}
+	more, err := bounce.List(ctx, db.R, bounce.Filter{Subscriber: pd.Subscriber.ID, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	return mergeRecords(list, more, 2000), nil
+}
+
+func accessJSON(pd *subscribers.PersonalData, events []bounce.Record) any {
 	type delivery struct {
 		Edition   string `json:"edition"`
 		Schedule  string `json:"schedule"`
@@ -320,12 +358,13 @@ func accessJSON(pd *subscribers.PersonalData) any {
 		CreatedAt string `json:"created_at"`
 	}
 	out := struct {
-		Email      string      `json:"email"`
-		Suppressed bool        `json:"suppressed"`
-		Subscriber *subscriber `json:"subscriber"`
-		Deliveries []delivery  `json:"deliveries"`
-		Reports    []report    `json:"story_reports"`
-	}{Email: pd.Email, Suppressed: pd.Suppressed, Deliveries: []delivery{}, Reports: []report{}}
+		Email      string       `json:"email"`
+		Suppressed bool         `json:"suppressed"`
+		Subscriber *subscriber  `json:"subscriber"`
+		Deliveries []delivery   `json:"deliveries"`
+		Reports    []report     `json:"story_reports"`
+		Bounces    []bounceJSON `json:"bounce_events"`
+	}{Email: pd.Email, Suppressed: pd.Suppressed, Deliveries: []delivery{}, Reports: []report{}, Bounces: bouncesJSON(events)}
 	opt := func(t time.Time) string {
 		if t.IsZero() {
 			return ""

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"bothsides/bounce"
+	"bothsides/sqlite"
+	"bothsides/subscribers"
+)
+
+// bounceAddress returns the --bounce-address setting checked, or "".
+func (a *app) bounceAddress() (string, error) {
+	if a.cfg.BounceAddress == "" {
+		return "", nil
+	}
+	addr, err := bounce.ParseAddress(a.cfg.BounceAddress)
+	if err != nil {
+		return "", fmt.Errorf("%w: --bounce-address: %v", errUsage, err)
+	}
+	return addr.String(), nil
+}
+
+// checkBounceSettings refuses bad bounce settings before any command runs,
+// so that a send does not start with a bounce address it cannot use.
+func (a *app) checkBounceSettings() error {
+	if _, err := a.bounceAddress(); err != nil {
+		return err
+	}
+	if a.cfg.SoftBounceLimit < 1 {
+		return fmt.Errorf("%w: --soft-bounce-limit %d: want 1 or more", errUsage, a.cfg.SoftBounceLimit)
+	}
+	if a.cfg.SoftBounceWindow < time.Hour {
+		return fmt.Errorf("%w: --soft-bounce-window %s: want 1h or more", errUsage, a.cfg.SoftBounceWindow)
+	}
+	return nil
+}
+
+// bounceStore wires the bounce store: the link signer verifies delivery
+// tokens; the limits are --bounce-limit, --soft-bounce-limit and
+// --soft-bounce-window.
+func (a *app) bounceStore(ctx context.Context, db *sqlite.DB) (*bounce.Store, error) {
+	if err := a.checkBounceSettings(); err != nil {
+		return nil, err
+	}
+	signer, err := a.signer(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return bounce.New(db, bounce.Config{
+		Signer:      signer,
+		BounceLimit: a.cfg.BounceLimit,
+		SoftLimit:   a.cfg.SoftBounceLimit,
+		SoftWindow:  a.cfg.SoftBounceWindow,
+		Logger:      a.log,
+	}), nil
+}
+
+func bouncesListCommand() *command {
+	var date, schedule, email, kind string
+	var limit int
+	var asJSON bool
+	return &command{
+		name:    "bounces list",
+		summary: "list bounces, complaints and auto-replies as they came back",
+		help: `One line per event, newest first, tab-separated: when it arrived, kind
+(hard, soft, complaint, autoreply, delivered, feedback, unparsed), status code,
+the edition, the subscriber it matched (or "unmatched"), the recipient the
+report names, its source, the effect on the subscriber, and the diagnostic.`,
+		settings: []setting{
+			stringSetting(&date, "edition", "", "", "only the events of the edition of this date (`YYYY-MM-DD`)"),
+			editionScheduleSetting(&schedule),
+			stringSetting(&email, "subscriber", "", "", "only the events naming this address"),
+			stringSetting(&kind, "kind", "", "", "only events of this kind"),
+			intSetting(&limit, "limit", "", 100, "at most this many events (up to 1000)"),
+			boolSetting(&asJSON, "json", "", false, "print JSON instead of text"),
+		},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) != 0 {
+				return fmt.Errorf("%w: bounces list takes no arguments", errUsage)
+			}
+			f := bounce.Filter{Kind: bounce.Kind(kind), Limit: limit, Recipient: email}
+			if limit < 1 || limit > 1000 {
+				return fmt.Errorf("%w: --limit %d: want 1 to 1000", errUsage, limit)
+			}
+			if kind != "" && !validKind(f.Kind) {
+				return fmt.Errorf("%w: --kind %q: want hard, soft, complaint, autoreply, delivered, feedback or unparsed", errUsage, kind)
+			}
+			db, err := a.openDB(ctx)
+			if err != nil {
+				return err
+			}
+			if date != "" {
+				_, e, err := a.editionArg(ctx, "bounces list --edition", []string{date}, schedule)
+				if err != nil {
+					return err
+				}
+				f.Edition = e.ID
+			}
+			list, err := bounce.List(ctx, db.R, f)
+			if err != nil {
+				return err
+			}
+			if email != "" {
+				// The subscriber's own events too, whatever address the
+				// report named (a forwarding address).
+				if s, err := subscribers.NewStore(db).FindByEmail(ctx, email); err == nil {
+					f.Recipient, f.Subscriber = "", s.ID
+					more, err := bounce.List(ctx, db.R, f)
+					if err != nil {
+						return err
+					}
+					list = mergeRecords(list, more, limit)
+				}
+			}
+			if asJSON {
+				return writeBouncesJSON(a.stdout, list)
+			}
+			writeBounces(a.stdout, list)
+			return nil
+		},
+	}
+}
+
+func validKind(k bounce.Kind) bool {
+	switch k {
+	case bounce.KindHard, bounce.KindSoft, bounce.KindComplaint, bounce.KindAutoReply, bounce.KindDelivered,
+		bounce.KindFeedback, bounce.KindUnparsed:
+		return true
+	}
+	return false
+}
+
+// mergeRecords merges two newest-first lists without duplicates.
+func mergeRecords(a, b []bounce.Record, limit int) []bounce.Record {
+	out := make([]bounce.Record, 0, len(a)+len(b))
+	i, j := 0, 0
+	for len(out) < limit && (i < len(a) || j < len(b)) {
+		switch {
+		case j >= len(b) || i < len(a) && a[i].ID > b[j].ID:
+			out = append(out, a[i])
+			i++
+		case i >= len(a) || b[j].ID > a[i].ID:
+			out = append(out, b[j])
+			j++
+		default: // the same event in both
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
+func writeBounces(w io.Writer, list []bounce.Record) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	for _, r := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", timeText(r.ReceivedAt), r.Kind, orDash(r.Status),
+			editionText(r), subscriberText(r), orDash(r.Recipient), r.Source, orDash(r.Effect), r.Diagnostic)
+	}
+}
+
+func editionText(r bounce.Record) string {
+	if r.Edition == 0 {
+		return "-"
+	}
+	return r.Date + " " + r.Schedule
+}
+
+func subscriberText(r bounce.Record) string {
+	if r.Subscriber == 0 {
+		return "unmatched"
+	}
+	return r.Email
+}
+
+// bounceJSON is one event in JSON, for `bounces list --json`,
+// `subscribers show --json` and GET /api/bounces alike.
+type bounceJSON struct {
+	ID         int64  `json:"id"`
+	ReceivedAt string `json:"received_at"`
+	At         string `json:"at"`
+	Kind       string `json:"kind"`
+	Status     string `json:"status"`
+	Diagnostic string `json:"diagnostic"`
+	Source     string `json:"source"`
+	Recipient  string `json:"recipient"`
+	Domain     string `json:"domain"`
+	Subscriber *int64 `json:"subscriber_id"`
+	Email      string `json:"subscriber_email,omitempty"`
+	Edition    string `json:"edition,omitempty"`
+	Schedule   string `json:"schedule,omitempty"`
+	MatchedBy  string `json:"matched_by"`
+	Effect     string `json:"effect"`
+	RawSize    int    `json:"raw_size"`
+	RawKept    bool   `json:"raw_kept"`
+}
+
+func bouncesJSON(list []bounce.Record) []bounceJSON {
+	out := make([]bounceJSON, 0, len(list))
+	for _, r := range list {
+		j := bounceJSON{ID: r.ID, ReceivedAt: r.ReceivedAt.UTC().Format(time.RFC3339), At: r.At.UTC().Format(time.RFC3339),
+			Kind: string(r.Kind), Status: r.Status, Diagnostic: r.Diagnostic, Source: r.Source, Recipient: r.Recipient,
+			Domain: r.Domain, Email: r.Email, Edition: r.Date, Schedule: r.Schedule, MatchedBy: r.MatchedBy,
+			Effect: r.Effect, RawSize: r.RawSize, RawKept: r.RawKept}
+		if r.Subscriber != 0 {
+			id := r.Subscriber
+			j.Subscriber = &id
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func writeBouncesJSON(w io.Writer, list []bounce.Record) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(bouncesJSON(list))
+}
