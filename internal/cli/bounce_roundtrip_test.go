@@ -135,4 +135,3 @@ func waitSMTP(t *testing.T, addr, host string) {
 	}
 	t.Fatalf("no SMTP server greeting as %s on %s: %v", host, addr, last)
 }
-
