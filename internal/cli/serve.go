@@ -198,6 +198,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
+	admin.SetReputation(guard)
 	srv.SetAdmin(admin)
 	if admin.Enabled() {
 		a.log.Info("admin console enabled", "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/admin")
