@@ -91,7 +91,7 @@ func (r *rateValue) Set(s string) error {
 		s, scale = strings.TrimSpace(p), 0.01
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || v*scale > 1 {
+	if err != nil || !(v >= 0 && v*scale <= 1) { // NaN fails both
 		return errors.New("want a fraction from 0 to 1 such as 0.003, or a percentage such as 0.3%")
 	}
 	*r = rateValue(v * scale)
@@ -227,4 +227,35 @@ func (a *app) watchSending(ctx context.Context, g *bounce.Guard) (stop func()) {
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// printReputation writes edition id's reputation for `editions show`: the
+// guard's verdict, then the counts and rates per recipient domain.
+func (a *app) printReputation(ctx context.Context, db *sqlite.DB, id int64) error {
+	g, err := a.guard(db)
+	if err != nil {
+		return err
+	}
+	r, err := bounce.EditionReputation(ctx, db.R, id)
+	if err != nil {
+		return err
+	}
+	v := g.Judge(r)
+	line := "reputation: " + string(v.Level)
+	if v.Level == bounce.LevelTooFew {
+		line += fmt.Sprintf(" (judged from %d deliveries)", g.Config().MinDeliveries)
+	}
+	if v.Reason != "" {
+		line += ": " + v.Reason
+	}
+	fmt.Fprintln(a.stdout, line)
+	for _, c := range append(r.Domains, r.Total) {
+		name := c.Domain
+		if name == "" {
+			name = "all"
+		}
+		fmt.Fprintf(a.stdout, "  %s\t%d sent, %d delivered, %d hard (%s), %d soft, %d complaints (%s)\n",
+			name, c.Sent, c.Delivered(), c.Hard, bounce.Percent(c.BounceRate()), c.Soft, c.Complaints, bounce.Percent(c.ComplaintRate()))
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -50,11 +51,12 @@ func TestPostfix_BounceRoundTrip(t *testing.T) {
 	// serve with the bounce listener, as in production.
 	ctx, cancel := context.WithCancel(context.Background())
 	a, _, errb := c.app("")
+	web := "127.0.0.1:" + freePort(t)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := a.main(ctx, []string{"serve", "--addr", "127.0.0.1:" + freePort(t), "--schedule", "off", "--bounce-listen", listen}); err != nil {
+		if err := a.main(ctx, []string{"serve", "--addr", web, "--schedule", "off", "--bounce-listen", listen}); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	}()
@@ -112,6 +114,31 @@ func TestPostfix_BounceRoundTrip(t *testing.T) {
 	if n := len(pf.Sink.Messages()); n != 2 {
 		t.Errorf("the destination has %d messages, want 2", n)
 	}
+
+	// The edition's reputation counts the late bounce; the listener's
+	// metrics count the report.
+	show := c.must("", "editions", "show", "2026-11-27")
+	for _, want := range []string{"reputation: too few (judged from 500 deliveries)",
+		"  other\t3 sent, 2 delivered, 1 hard (33.33 %), 0 soft, 0 complaints (0.00 %)"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("editions show lacks %q:\n%s", want, show)
+		}
+	}
+	resp, err := http.Get("http://" + web + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`bothsides_bounce_messages_total{result="recorded",source="smtp"} 1`,
+		`bothsides_reputation_messages{domain="other",edition="2026-11-27",outcome="hard",schedule="default"} 1`,
+		`bothsides_reputation_rate{domain="all",edition="2026-11-27",rate="hard_bounce",schedule="default"} 0.3333333333333333`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // waitSMTP waits until addr greets with a 220 that names host.
@@ -134,4 +161,52 @@ func waitSMTP(t *testing.T, addr, host string) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	t.Fatalf("no SMTP server greeting as %s on %s: %v", host, addr, last)
+}
+
+// TestServe_BounceSettings: a bad intake or guard setting stops serve at
+// start with an error naming it, before anything listens.
+func TestServe_BounceSettings(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"ListenWithoutAddress", nil, []string{"--bounce-listen", "127.0.0.1:0"}, "need --bounce-address"},
+		{"MailboxWithoutAddress", map[string]string{"BOTHSIDES_BOUNCE_MAILBOX": "imaps://u:secret-pw@127.0.0.1/INBOX"}, nil, "need --bounce-address"},
+		{"BadListen", map[string]string{"BOTHSIDES_BOUNCE_ADDRESS": "bounces@bounce.example.com"}, []string{"--bounce-listen", "2525"}, `--bounce-listen "2525": want host:port`},
+		{"CertWithoutKey", map[string]string{"BOTHSIDES_BOUNCE_ADDRESS": "bounces@bounce.example.com"}, []string{"--bounce-listen", "127.0.0.1:0", "--bounce-tls-cert", "cert.pem"}, "--bounce-tls-cert and --bounce-tls-key go together"},
+		{"BadMailbox", map[string]string{"BOTHSIDES_BOUNCE_ADDRESS": "bounces@bounce.example.com", "BOTHSIDES_BOUNCE_MAILBOX": "pop3://u:secret-pw@127.0.0.1/INBOX"}, nil, `--bounce-mailbox: bounce mailbox: scheme "pop3"`},
+		{"RateTooHigh", nil, []string{"--max-complaint-rate", "30"}, "want a fraction from 0 to 1"},
+		{"RateFromEnv", map[string]string{"BOTHSIDES_MAX_BOUNCE_RATE": "five"}, nil, `BOTHSIDES_MAX_BOUNCE_RATE "five": want a fraction`},
+		{"ZeroSize", nil, []string{"--bounce-max-size", "0"}, "--bounce-max-size 0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			for k, v := range tt.env {
+				c.env[k] = v
+			}
+			args := append([]string{"serve", "--addr", "127.0.0.1:0", "--schedule", "off"}, tt.args...)
+			_, stderr, err := c.run("", args...)
+			if err == nil || !strings.Contains(err.Error()+stderr, tt.want) {
+				t.Fatalf("serve %v: %v\n%s\nwant an error with %q", args, err, stderr, tt.want)
+			}
+			if strings.Contains(err.Error()+stderr, "secret-pw") {
+				t.Fatalf("the error shows the mailbox password: %v", err)
+			}
+		})
+	}
+	t.Run("Percentages", func(t *testing.T) {
+		var v rateValue
+		for in, want := range map[string]float64{"0.3%": 0.003, "5 %": 0.05, "0.003": 0.003, "0": 0, "100%": 1} {
+			if err := v.Set(in); err != nil || float64(v) != want {
+				t.Errorf("Set(%q) = %v, %v; want %v", in, float64(v), err, want)
+			}
+		}
+		for _, in := range []string{"", "-1", "101%", "1.5", "0.3%%", "NaN%"} {
+			if err := v.Set(in); err == nil {
+				t.Errorf("Set(%q) = nil error", in)
+			}
+		}
+	})
 }
