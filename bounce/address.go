@@ -13,6 +13,11 @@ type Address struct {
 	Local, Domain string
 }
 
+// MaxLocalPart is the longest local part a bounce address may have: with
+// "+" and a token of up to 31 characters (ids up to 2^35) the VERP local
+// part stays within RFC 5321's 64.
+const MaxLocalPart = 24
+
 // ParseAddress reads the bounce address setting: a bare ASCII address
 // whose local part has no "+" (the token goes after it).
 func ParseAddress(s string) (Address, error) {
@@ -26,6 +31,9 @@ func ParseAddress(s string) (Address, error) {
 		if c >= 0x80 || c <= ' ' || c == '"' || c == '\\' {
 			return Address{}, fmt.Errorf("bounce address %q: plain ASCII letters, digits and dots only", s)
 		}
+	}
+	if len(local) > MaxLocalPart {
+		return Address{}, fmt.Errorf("bounce address %q: the local part has %d characters, at most %d leave room for the token in the 64 an address may have", s, len(local), MaxLocalPart)
 	}
 	if strings.Contains(local, "+") {
 		return Address{}, fmt.Errorf("bounce address %q: the local part must not contain \"+\": the delivery token goes after one", s)

@@ -148,3 +148,22 @@ func (s *Store) EraseAddress(ctx context.Context, email string) (int, error) {
 	}
 	return int(n), nil
 }
+
+// Counts returns how many events of each kind are stored for an edition.
+func Counts(ctx context.Context, db *sql.DB, edition int64) (map[Kind]int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT kind, COUNT(*) FROM bounces WHERE edition_id = ? GROUP BY kind`, edition)
+	if err != nil {
+		return nil, fmt.Errorf("count bounce events: %w", err)
+	}
+	defer rows.Close()
+	out := map[Kind]int{}
+	for rows.Next() {
+		var k Kind
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, fmt.Errorf("count bounce events: %w", err)
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}

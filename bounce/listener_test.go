@@ -144,14 +144,14 @@ func (c *client) send(rcpt, msg string) (int, string) {
 	return code, text
 }
 
-const dsn = "From: MAILER-DAEMON@relay.example.net\r\nTo: bounces+tok@bounce.example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nThe mail could not be delivered.\r\n"
+const listenerDSN = "From: MAILER-DAEMON@relay.example.net\r\nTo: bounces+tok@bounce.example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\nThe mail could not be delivered.\r\n"
 
 func TestListener_Receive(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		rcv := &fakeReceiver{}
 		c := dial(t, startListener(t, bounce.ListenerConfig{}, rcv))
 		c.cmd("EHLO relay.example.net")
-		if code, text := c.send("bounces+AbC-12_x@Bounce.Example.COM", dsn); code != 250 {
+		if code, text := c.send("bounces+AbC-12_x@Bounce.Example.COM", listenerDSN); code != 250 {
 			t.Fatalf("DATA = %d %s, want 250", code, text)
 		}
 		got := rcv.received()
@@ -169,7 +169,7 @@ func TestListener_Receive(t *testing.T) {
 		rcv := &fakeReceiver{}
 		c := dial(t, startListener(t, bounce.ListenerConfig{}, rcv))
 		c.cmd("HELO relay.example.net")
-		if code, _ := c.send("bounces@bounce.example.com", dsn); code != 250 {
+		if code, _ := c.send("bounces@bounce.example.com", listenerDSN); code != 250 {
 			t.Fatalf("DATA = %d, want 250", code)
 		}
 		if n := len(rcv.received()); n != 1 {
@@ -188,7 +188,7 @@ func TestListener_Receive(t *testing.T) {
 		rcv := &fakeReceiver{err: errors.New("database is locked")}
 		c := dial(t, startListener(t, bounce.ListenerConfig{}, rcv))
 		c.cmd("EHLO relay.example.net")
-		code, text := c.send("bounces@bounce.example.com", dsn)
+		code, text := c.send("bounces@bounce.example.com", listenerDSN)
 		if code != 451 {
 			t.Fatalf("DATA = %d %s, want 451 (try later)", code, text)
 		}
@@ -238,7 +238,7 @@ func TestListener_Refuse(t *testing.T) {
 		if code, text := c.cmd("MAIL FROM:<> SIZE=5000"); code != 552 {
 			t.Fatalf("MAIL FROM:<> SIZE=5000 = %d %s, want 552", code, text)
 		}
-		code, text := c.send("bounces@bounce.example.com", dsn+strings.Repeat("xxxxxxxxxxxxxxxxxx\r\n", 100))
+		code, text := c.send("bounces@bounce.example.com", listenerDSN+strings.Repeat("xxxxxxxxxxxxxxxxxx\r\n", 100))
 		if code != 552 || !strings.Contains(text, "at most 1000 bytes") {
 			t.Fatalf("DATA = %d %q, want 552 naming the limit", code, text)
 		}
@@ -246,7 +246,7 @@ func TestListener_Refuse(t *testing.T) {
 			t.Fatalf("Receive called %d times, want 0", n)
 		}
 		// The connection goes on.
-		if code, _ := c.send("bounces@bounce.example.com", dsn); code != 250 {
+		if code, _ := c.send("bounces@bounce.example.com", listenerDSN); code != 250 {
 			t.Fatalf("next DATA = %d, want 250", code)
 		}
 	})
@@ -332,7 +332,7 @@ func TestListener_STARTTLS(t *testing.T) {
 	sec := &client{t: t, c: textproto.NewConn(tc)}
 	defer sec.c.Close()
 	sec.cmd("EHLO relay.example.net")
-	if code, text := sec.send("bounces+t@bounce.example.com", dsn); code != 250 {
+	if code, text := sec.send("bounces+t@bounce.example.com", listenerDSN); code != 250 {
 		t.Fatalf("DATA over TLS = %d %s", code, text)
 	}
 	if n := len(rcv.received()); n != 1 {

@@ -181,6 +181,7 @@ func (p *parsed) dsn() ([]Event, error) {
 	}
 	msgAt := parseDate(blocks[0].Get("Arrival-Date"))
 	var evs []Event
+	var skipped []string
 	for _, b := range blocks {
 		if b.Get("Final-Recipient") == "" && b.Get("Action") == "" {
 			continue // the per-message block
@@ -209,9 +210,14 @@ func (p *parsed) dsn() ([]Event, error) {
 		case "failed", "":
 			ev.Kind = Classify(status, diag)
 		default:
-			return nil, fmt.Errorf("delivery-status: recipient %q: unknown Action %q", rcpt, action)
+			// One recipient's odd block does not hide the others'.
+			skipped = append(skipped, fmt.Sprintf("recipient %q: unknown Action %q", rcpt, action))
+			continue
 		}
 		evs = append(evs, ev)
+	}
+	if len(evs) == 0 && len(skipped) > 0 {
+		return nil, fmt.Errorf("delivery-status: %s", strings.Join(skipped, "; "))
 	}
 	if len(evs) == 0 {
 		return nil, errors.New("delivery-status: no per-recipient fields (Final-Recipient, Action)")
@@ -276,6 +282,9 @@ func (p *parsed) text(h *message.Header) ([]Event, error) {
 	// The diagnostic is the line that holds a status code, else the first
 	// line that reads like an explanation.
 	for line := range strings.Lines(body) {
+		if !strings.ContainsAny(line, "45") {
+			continue // no status code can be in it: spare the regular expressions
+		}
 		if s := findStatus(line); s != "" && s[0] != '2' {
 			ev.Status, ev.Diagnostic = s, cleanText(line)
 			break

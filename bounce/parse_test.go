@@ -2,9 +2,12 @@ package bounce_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"bothsides/bounce"
 )
@@ -111,6 +114,80 @@ func TestParseMessage_Samples(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+func TestParseMessage_Details(t *testing.T) {
+	t.Run("Dates", func(t *testing.T) {
+		evs, err := bounce.ParseMessage(readSample(t, "gmail_dsn.eml"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Last-Attempt-Date: Fri, 27 Nov 2026 07:15:02 -0800 (PST)
+		if got, want := evs[0].At, time.Date(2026, 11, 27, 15, 15, 2, 0, time.UTC); !got.Equal(want) {
+			t.Errorf("At = %v, want %v", got, want)
+		}
+	})
+	t.Run("UnknownActionOfOneRecipient", func(t *testing.T) {
+		raw := dsn("Final-Recipient: rfc822; a@example.com\r\nAction: exploded\r\n\r\n" +
+			"Final-Recipient: rfc822; b@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n")
+		evs, err := bounce.ParseMessage(raw, "")
+		if err != nil || len(evs) != 1 || evs[0].Recipient != "b@example.com" {
+			t.Fatalf("events %+v, %v: want b's alone", evs, err)
+		}
+		_, err = bounce.ParseMessage(dsn("Final-Recipient: rfc822; a@example.com\r\nAction: exploded\r\n"), "")
+		if err == nil || !strings.Contains(err.Error(), `unknown Action "exploded"`) {
+			t.Errorf("err = %v, want it to name the Action", err)
+		}
+	})
+	t.Run("NotAReport", func(t *testing.T) {
+		_, err := bounce.ParseMessage([]byte("From: ana@example.com\r\nSubject: thanks\r\n\r\nLoved today's edition.\r\n"), "")
+		if !errors.Is(err, bounce.ErrNotReport) {
+			t.Errorf("err = %v, want ErrNotReport", err)
+		}
+		if _, err := bounce.ParseMessage([]byte("no header at all"), ""); err == nil {
+			t.Error("a message without a header parsed")
+		}
+	})
+	t.Run("FeedbackNotSpam", func(t *testing.T) {
+		raw := strings.Replace(string(readSample(t, "yahoo_arf.eml")), "Feedback-Type: abuse", "Feedback-Type: not-spam", 1)
+		evs, err := bounce.ParseMessage([]byte(raw), "")
+		if err != nil || evs[0].Kind != bounce.KindFeedback {
+			t.Errorf("events %+v, %v: want feedback", evs, err)
+		}
+	})
+}
+
+func dsn(status string) []byte {
+	return []byte("From: MAILER-DAEMON@relay.example.org\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; relay.example.org\r\n\r\n" + status + "\r\n--b--\r\n")
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		status, diag string
+		want         bounce.Kind
+	}{
+		{"5.1.1", "", bounce.KindHard},
+		{"5.1.10", "null MX", bounce.KindHard},
+		{"5.1.7", "bad sender", bounce.KindSoft},
+		{"5.2.1", "disabled", bounce.KindHard},
+		{"5.2.2", "mailbox full", bounce.KindSoft},
+		{"5.2.3", "too long", bounce.KindSoft},
+		{"5.4.7", "delivery time expired", bounce.KindSoft},
+		{"5.7.1", "message rejected as spam", bounce.KindSoft},
+		{"4.2.2", "over quota", bounce.KindSoft},
+		{"5.0.0", "550 No such user here", bounce.KindHard},
+		{"5.0.0", "554 refused", bounce.KindSoft},
+		{"", "550 5.1.1 user unknown", bounce.KindHard},
+		{"", "451 try later, user unknown", bounce.KindSoft},
+		{"", "550 mailbox unavailable", bounce.KindHard},
+		{"", "", bounce.KindSoft},
+	} {
+		if got := bounce.Classify(tc.status, tc.diag); got != tc.want {
+			t.Errorf("Classify(%q, %q) = %s, want %s", tc.status, tc.diag, got, tc.want)
 		}
 	}
 }

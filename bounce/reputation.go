@@ -38,8 +38,8 @@ func DomainFamily(domain string) string {
 	return DomainOther
 }
 
-// Counts are one edition's outcomes for one domain family, or for all.
-type Counts struct {
+// Tally is one edition's outcomes for one domain family, or for all.
+type Tally struct {
 	Domain string // a family, or "" for the whole edition
 	// Sent is the ledger's deliveries the relay accepted; SMTPHard the
 	// ones it refused with a 5xx (failed at SMTP time).
@@ -53,20 +53,20 @@ type Counts struct {
 // Attempted is the deliveries that reached a verdict: accepted, or refused
 // for good at SMTP time. The guard judges an edition only from
 // MinDeliveries attempted.
-func (c Counts) Attempted() int { return c.Sent + c.SMTPHard }
+func (c Tally) Attempted() int { return c.Sent + c.SMTPHard }
 
 // Delivered is the accepted deliveries that did not bounce later.
-func (c Counts) Delivered() int { return max(0, c.Sent-(c.Hard-c.SMTPHard)) }
+func (c Tally) Delivered() int { return max(0, c.Sent-(c.Hard-c.SMTPHard)) }
 
 // BounceRate is hard bounces (at SMTP time and later) over attempted.
-func (c Counts) BounceRate() float64 { return ratio(c.Hard, c.Attempted()) }
+func (c Tally) BounceRate() float64 { return ratio(c.Hard, c.Attempted()) }
 
 // SoftRate is soft bounces over attempted.
-func (c Counts) SoftRate() float64 { return ratio(c.Soft, c.Attempted()) }
+func (c Tally) SoftRate() float64 { return ratio(c.Soft, c.Attempted()) }
 
 // ComplaintRate is complaints over delivered, as mailbox providers count
 // it.
-func (c Counts) ComplaintRate() float64 { return ratio(c.Complaints, c.Delivered()) }
+func (c Tally) ComplaintRate() float64 { return ratio(c.Complaints, c.Delivered()) }
 
 func ratio(n, d int) float64 {
 	if d == 0 {
@@ -75,7 +75,7 @@ func ratio(n, d int) float64 {
 	return float64(n) / float64(d)
 }
 
-func (c *Counts) add(o Counts) {
+func (c *Tally) add(o Tally) {
 	c.Sent += o.Sent
 	c.SMTPHard += o.SMTPHard
 	c.Hard += o.Hard
@@ -88,8 +88,8 @@ type Reputation struct {
 	EditionID      int64
 	Date, Schedule string
 	Status         string // the edition's status
-	Total          Counts
-	Domains        []Counts // one per family of Domains, in that order
+	Total          Tally
+	Domains        []Tally // one per family of Domains, in that order
 }
 
 // querier is a read pool or a transaction.
@@ -107,9 +107,9 @@ func EditionReputation(ctx context.Context, q querier, id int64) (Reputation, er
 		Scan(&r.Date, &r.Schedule, &r.Status); err != nil {
 		return r, fmt.Errorf("reputation of edition %d: %w", id, err)
 	}
-	by := map[string]*Counts{}
+	by := map[string]*Tally{}
 	for _, d := range Domains {
-		by[d] = &Counts{Domain: d}
+		by[d] = &Tally{Domain: d}
 	}
 	// The recipient's domain is the part of the address after its last @
 	// (an address has one @ outside quotes, and ours are checked).

@@ -6,7 +6,7 @@ import "context"
 // complaint event recorded, each once per kind, by the domain of their
 // address. A hard bounce of a delivery the ledger already has as failed
 // (refused at SMTP time, then reported again) is not counted twice.
-func eventCounts(ctx context.Context, q querier, id int64, by map[string]*Counts) error {
+func eventCounts(ctx context.Context, q querier, id int64, by map[string]*Tally) error {
 	rows, err := q.QueryContext(ctx, `
 		SELECT lower(substr(s.email, instr(s.email, '@') + 1)), e.kind, COUNT(DISTINCT e.subscriber_id)
 		FROM bounces e JOIN subscribers s ON s.id = e.subscriber_id

@@ -32,7 +32,7 @@ var readers = []string{"ana.lima@example.net", "bruno.keller@example.org", "chid
 	"dana.reyes@example.com", "elif.demir@example.net", "farah.nasser@example.com", "gabriel.ito@example.net",
 	"hana.sato@example.org"}
 
-func newFixture(t *testing.T, cfg bounce.Config) *fixture {
+func newFixture(t testing.TB, cfg bounce.Config) *fixture {
 	t.Helper()
 	db, clock := testsupport.MustOpenDB(t)
 	f := &fixture{db: db, clock: clock, subs: subscribers.NewStore(db), sign: subscribers.NewSigner(sampleKey)}
@@ -56,7 +56,7 @@ func newFixture(t *testing.T, cfg bounce.Config) *fixture {
 }
 
 // addEdition adds an edition sent to every reader.
-func (f *fixture) addEdition(t *testing.T, id int64, date string) {
+func (f *fixture) addEdition(t testing.TB, id int64, date string) {
 	t.Helper()
 	now := sqlite.Time(f.clock.Now())
 	if _, err := f.db.W.Exec(`INSERT INTO editions (id, date, window_start, window_end, content, status, created_at)

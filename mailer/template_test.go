@@ -264,3 +264,42 @@ func TestDKIM_Sign(t *testing.T) {
 		}
 	})
 }
+
+// TestTemplate_Append_Headers: a copy's own header fields go in its header,
+// on one line each, and a copy without them is byte for byte the same as
+// before.
+func TestTemplate_Append_Headers(t *testing.T) {
+	tm := testTemplate(t, "")
+	r := mailer.Recipient{To: "ana@example.com", MessageID: "e1.s1.a1.abc@news.example.com",
+		Date: time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC), Values: []string{"Ana", "ana@example.com", "https://x.example/u"}}
+	plain, err := tm.Append(nil, &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := r
+	with.Headers = []mailer.Header{{Name: "X-Bothsides-Delivery", Value: "aaaqcgimlh445ioch4c2s\r\nBcc: evil@example.net"}}
+	raw, err := tm.Append(nil, &with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := testsupport.ParseMail(raw.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get("X-Bothsides-Delivery"); !strings.HasPrefix(got, "aaaqcgimlh445ioch4c2s") {
+		t.Errorf("X-Bothsides-Delivery = %q", got)
+	}
+	if m.Header.Get("Bcc") != "" {
+		t.Error("a line break in a header value made a header field")
+	}
+	// Cut the field out: what is left is the message made without it.
+	s := string(raw.Data)
+	i := strings.Index(s, "X-Bothsides-Delivery: ")
+	j := i + strings.Index(s[i:], "\r\n") + 2
+	if i < 0 || s[:i]+s[j:] != string(plain.Data) {
+		t.Errorf("without its header line the message differs from the one made without the header")
+	}
+	if raw.BodyOffset <= plain.BodyOffset || string(raw.Data[raw.BodyOffset:]) != string(plain.Data[plain.BodyOffset:]) {
+		t.Errorf("body offset %d (without: %d) or body differs", raw.BodyOffset, plain.BodyOffset)
+	}
+}

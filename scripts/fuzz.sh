@@ -12,7 +12,11 @@ targets=(
   "./subscribers/ FuzzCleanName"
   "./subscribers/ FuzzVerify"
   "./subscribers/ FuzzVerify_Tamper"
+  "./subscribers/ FuzzVerifyDelivery"
+  "./subscribers/ FuzzVerifyDelivery_Tamper"
   "./schedule/ FuzzParse"
+  "./bounce/ FuzzParseDSN"
+  "./bounce/ FuzzParseARF"
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -179,7 +179,7 @@ func NewAdmin(cfg AdminConfig, log *slog.Logger, db *sqlite.DB, stories *digest.
 	return a, nil
 }
 
-var adminPages = []string{"login", "message", "dashboard", "schedules", "schedule", "send", "preview", "edition", "subscribers", "stories", "reports"}
+var adminPages = []string{"login", "message", "dashboard", "schedules", "schedule", "send", "preview", "edition", "subscribers", "subscriber", "stories", "reports"}
 
 func (a *Admin) derive(password string) []byte {
 	k, err := pbkdf2.Key(sha256.New, password, a.salt, a.cfg.PasswordIterations, 32)

@@ -29,6 +29,7 @@ func (a *Admin) Routes(mux *http.ServeMux) {
 	mux.HandleFunc(progressRoute, a.page(a.progress))
 	mux.HandleFunc("POST /admin/editions/{schedule}/{date}/{action}", a.page(a.editionAction))
 	mux.HandleFunc("GET /admin/subscribers", a.page(a.subscribersPage))
+	mux.HandleFunc("GET /admin/subscribers/{id}", a.page(a.subscriberPage))
 	mux.HandleFunc("POST /admin/subscribers/{id}/status", a.page(a.subscriberStatus))
 	mux.HandleFunc("GET /admin/stories", a.page(a.storiesPage))
 	mux.HandleFunc("POST /admin/stories/import", a.page(a.importStories))

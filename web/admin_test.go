@@ -257,7 +257,7 @@ var adminRoutes = []struct{ method, path string }{
 	{"POST", "/admin/schedules/default/delete"}, {"POST", "/admin/send"}, {"POST", "/admin/send/test"},
 	{"POST", "/admin/editions/default/2026-11-27/pause"}, {"POST", "/admin/editions/default/2026-11-27/resume"},
 	{"POST", "/admin/editions/default/2026-11-27/cancel"}, {"POST", "/admin/stories/import"},
-	{"GET", "/admin/reports"}, {"POST", "/admin/reports/1/resolve"},
+	{"GET", "/admin/reports"}, {"POST", "/admin/reports/1/resolve"}, {"GET", "/admin/subscribers/1"},
 }
 
 var apiRoutes = []struct{ method, path, body string }{
@@ -271,7 +271,7 @@ var apiRoutes = []struct{ method, path, body string }{
 	{"GET", "/api/editions/default/2026-11-27", ""}, {"POST", "/api/editions/default/2026-11-27/pause", ""},
 	{"POST", "/api/editions/default/2026-11-27/resume", ""}, {"POST", "/api/editions/default/2026-11-27/cancel", ""},
 	{"GET", "/api/subscribers", ""}, {"POST", "/api/subscribers/1/status", `{"status":"unsubscribed"}`}, {"GET", "/api/stories", ""}, {"POST", "/api/stories", `{"stories":[]}`},
-	{"GET", "/api/reports", ""}, {"POST", "/api/reports/1/resolve", ""},
+	{"GET", "/api/reports", ""}, {"POST", "/api/reports/1/resolve", ""}, {"GET", "/api/bounces", ""},
 	{"GET", "/api/nothing", ""},
 }
 

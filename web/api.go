@@ -41,6 +41,7 @@ func (a *Admin) apiRoutes(mux *http.ServeMux) {
 	h("GET /api/reports", a.apiReports)
 	h("POST /api/reports/{id}/resolve", a.apiResolveReport)
 	h("GET /api/local", a.apiLocal)
+	h("GET /api/bounces", a.apiBounces)
 	h("/api/", func(w http.ResponseWriter, r *http.Request) { a.error(w, r, errNotFound) })
 }
 
