@@ -34,13 +34,13 @@ func (c *bounceIntakeConfig) settings() []setting {
 	poll := durationSetting(&c.Poll, "bounce-poll", "BOTHSIDES_BOUNCE_POLL", bounce.DefaultPoll, "how often `--bounce-mailbox` is read")
 	poll.docDefault = "`5m`"
 	return []setting{
-		stringSetting(&c.Listen, "bounce-listen", "BOTHSIDES_BOUNCE_LISTEN", "", "host:port of an SMTP server that takes delivery reports and complaints for `--bounce-address` (and nothing else: any other recipient gets 550) and records them; point the bounce domain's MX or the relay's transport map at it (see BOUNCES.md)"),
+		stringSetting(&c.Listen, "bounce-listen", "BOTHSIDES_BOUNCE_LISTEN", "", "host:port of an SMTP server that takes delivery reports and complaints for `--bounce-address` (and nothing else: any other recipient gets 550) and records them; point the bounce domain's MX or the relay's transport map at it (see OPERATIONS.md)"),
 		intSetting(&c.MaxSize, "bounce-max-size", "BOTHSIDES_BOUNCE_MAX_SIZE", bounce.DefaultMaxMessageBytes, "largest report in bytes the bounce listener takes (advertised as SIZE; larger gets 552) and the mailbox poller reads (larger is left in place, flagged `$BothsidesTooBig`)"),
 		intSetting(&c.MaxConnections, "bounce-max-connections", "BOTHSIDES_BOUNCE_MAX_CONNECTIONS", bounce.DefaultMaxConnections, "clients the bounce listener serves at once; one more is answered 421"),
 		timeout,
 		stringSetting(&c.TLSCert, "bounce-tls-cert", "BOTHSIDES_BOUNCE_TLS_CERT", "", "PEM certificate chain: with `--bounce-tls-key`, the bounce listener offers STARTTLS"),
 		stringSetting(&c.TLSKey, "bounce-tls-key", "BOTHSIDES_BOUNCE_TLS_KEY", "", "PEM private key of `--bounce-tls-cert`"),
-		stringSetting(&c.Mailbox, "bounce-mailbox", "BOTHSIDES_BOUNCE_MAILBOX", "", "IMAP folder to read reports from: `imaps://USER:PASS@HOST/INBOX`, or `imap://…` with STARTTLS; `?move=FOLDER` moves each recorded message there, `?ca=FILE` trusts that CA; messages are flagged, never deleted (see BOUNCES.md); prefer the environment variable"),
+		stringSetting(&c.Mailbox, "bounce-mailbox", "BOTHSIDES_BOUNCE_MAILBOX", "", "IMAP folder to read reports from: `imaps://USER:PASS@HOST/INBOX`, or `imap://…` with STARTTLS; `?move=FOLDER` moves each recorded message there, `?ca=FILE` trusts that CA; messages are flagged, never deleted (see OPERATIONS.md); prefer the environment variable"),
 		poll,
 	}
 }
