@@ -67,6 +67,9 @@ type Guard struct {
 
 	mu     sync.Mutex
 	warned map[int64]bool
+	// splits keeps each edition's ledger split by domain with the ledger
+	// counts it was made from: read again only when they change.
+	splits map[int64]cachedSplit
 
 	// A check after each recorded event is coalesced: while one runs,
 	// others only mark that another is due.
@@ -102,7 +105,36 @@ func NewGuard(cfg GuardConfig, db *sqlite.DB) (*Guard, error) {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Guard{cfg: cfg, db: db, log: cfg.Logger, warned: map[int64]bool{}}, nil
+	return &Guard{cfg: cfg, db: db, log: cfg.Logger, warned: map[int64]bool{}, splits: map[int64]cachedSplit{}}, nil
+}
+
+type cachedSplit struct {
+	key   ledgerKey
+	split ledgerSplit
+}
+
+// Reputation is EditionReputation with the ledger's split by domain kept
+// while the ledger's counts stay the same.
+func (g *Guard) Reputation(ctx context.Context, id int64) (Reputation, error) {
+	return editionReputation(ctx, g.db.R, id, func(key ledgerKey, split func() (ledgerSplit, error)) (ledgerSplit, error) {
+		g.mu.Lock()
+		c, ok := g.splits[id]
+		g.mu.Unlock()
+		if ok && c.key == key {
+			return c.split, nil
+		}
+		s, err := split()
+		if err != nil {
+			return nil, err
+		}
+		g.mu.Lock()
+		if len(g.splits) > 100 {
+			clear(g.splits)
+		}
+		g.splits[id] = cachedSplit{key, s}
+		g.mu.Unlock()
+		return s, nil
+	})
 }
 
 // Config is the guard's configuration with the defaults applied.
@@ -137,7 +169,7 @@ func Percent(rate float64) string { return fmt.Sprintf("%.2f %%", rate*100) }
 // once per limit, so that an operator's resume holds; a warning is logged
 // once per edition.
 func (g *Guard) Check(ctx context.Context, id int64) (Verdict, error) {
-	r, err := EditionReputation(ctx, g.db.R, id)
+	r, err := EditionTotals(ctx, g.db.R, id)
 	if err != nil {
 		return Verdict{}, err
 	}

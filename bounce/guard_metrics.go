@@ -84,7 +84,7 @@ func (g *Guard) Recent(ctx context.Context, n int) ([]Reputation, error) {
 	}
 	var out []Reputation
 	for _, id := range ids {
-		r, err := EditionReputation(ctx, g.db.R, id)
+		r, err := g.Reputation(ctx, id)
 		if err != nil {
 			return out, err
 		}

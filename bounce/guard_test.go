@@ -53,7 +53,7 @@ type ledger struct {
 
 var fixtureDomains = []string{"gmail.com", "yahoo.com", "hotmail.com", "example.org"}
 
-func newLedger(t *testing.T, db *sqlite.DB, date string, status digest.EditionStatus, n, hard int) *ledger {
+func newLedger(t testing.TB, db *sqlite.DB, date string, status digest.EditionStatus, n, hard int) *ledger {
 	t.Helper()
 	l := &ledger{db: db}
 	now := sqlite.Time(testsupport.Epoch)
@@ -89,7 +89,7 @@ func newLedger(t *testing.T, db *sqlite.DB, date string, status digest.EditionSt
 	return l
 }
 
-func editionStatus(t *testing.T, db *sqlite.DB, id int64) (digest.EditionStatus, string) {
+func editionStatus(t testing.TB, db *sqlite.DB, id int64) (digest.EditionStatus, string) {
 	t.Helper()
 	var st digest.EditionStatus
 	var reason string
@@ -293,5 +293,39 @@ func TestGuard_ComplaintRate(t *testing.T) {
 	st, reason := editionStatus(t, db, l.edition)
 	if st != digest.EditionPaused || !strings.Contains(reason, "complaint rate 0.40 % passed the limit of 0.30 %") {
 		t.Fatalf("after 4 complaints in 1000: %s %q, want paused with the complaint rate", st, reason)
+	}
+}
+
+// TestGuard_Reputation: the guard's copy of the ledger's split by domain
+// follows the ledger, and its totals agree with the cheap ones.
+func TestGuard_Reputation(t *testing.T) {
+	ctx := context.Background()
+	db, _ := testsupport.MustOpenDB(t)
+	l := newLedger(t, db, "2026-11-27", digest.EditionSending, 40, 4)
+	g := newGuard(t, db)
+	first, err := g.Reputation(ctx, l.edition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := first.Domains[0]; got.Domain != bounce.DomainGmail || got.Sent != 9 || got.Hard != 1 {
+		t.Fatalf("gmail.com %+v, want 9 sent and 1 hard", got)
+	}
+	// Reader 4 (gmail.com) is refused too: the split is read again.
+	if _, err := db.W.Exec(`UPDATE deliveries SET status = 'failed', last_code = 550 WHERE subscriber_id = ?`, l.subs[4]); err != nil {
+		t.Fatal(err)
+	}
+	again, err := g.Reputation(ctx, l.edition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Domains[0]; got.Sent != 8 || got.Hard != 2 {
+		t.Fatalf("gmail.com after a refusal %+v, want 8 sent and 2 hard", got)
+	}
+	totals, err := bounce.EditionTotals(ctx, db.R, l.edition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if totals.Total != again.Total {
+		t.Fatalf("EditionTotals %+v, Reputation's total %+v: want the same", totals.Total, again.Total)
 	}
 }

@@ -82,11 +82,11 @@ func startListener(t *testing.T, cfg bounce.ListenerConfig, rcv bounce.Receiver)
 
 // client is one SMTP conversation, command by command.
 type client struct {
-	t *testing.T
+	t testing.TB
 	c *textproto.Conn
 }
 
-func dial(t *testing.T, addr string) *client {
+func dial(t testing.TB, addr string) *client {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {

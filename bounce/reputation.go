@@ -100,19 +100,100 @@ type querier interface {
 
 // EditionReputation counts edition id's outcomes from the ledger
 // (deliveries: sent, and failed with a 5xx reply) and the recorded events
-// (bounces: hard, soft and complaint, each subscriber once).
+// (bounces: hard, soft and complaint, each subscriber once), in all and per
+// domain family. Splitting the ledger by domain reads every delivery's
+// address: a Guard keeps the split while the ledger's counts stay the same
+// (Guard.Reputation).
 func EditionReputation(ctx context.Context, q querier, id int64) (Reputation, error) {
-	r := Reputation{EditionID: id}
-	if err := q.QueryRowContext(ctx, `SELECT date, schedule, status FROM editions WHERE id = ?`, id).
-		Scan(&r.Date, &r.Schedule, &r.Status); err != nil {
-		return r, fmt.Errorf("reputation of edition %d: %w", id, err)
+	return editionReputation(ctx, q, id, nil)
+}
+
+// ledgerKey is what the ledger's split by domain depends on: its counts.
+type ledgerKey struct{ sent, smtpHard int }
+
+// ledgerSplit is the ledger's part of an edition's tallies, per family.
+type ledgerSplit map[string]Tally
+
+func editionReputation(ctx context.Context, q querier, id int64, cache func(ledgerKey, func() (ledgerSplit, error)) (ledgerSplit, error)) (Reputation, error) {
+	r, key, err := editionHead(ctx, q, id)
+	if err != nil {
+		return r, err
+	}
+	split := func() (ledgerSplit, error) { return ledgerByDomain(ctx, q, id) }
+	var ledger ledgerSplit
+	if cache != nil {
+		ledger, err = cache(key, split)
+	} else {
+		ledger, err = split()
+	}
+	if err != nil {
+		return r, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
 	}
 	by := map[string]*Tally{}
 	for _, d := range Domains {
-		by[d] = &Tally{Domain: d}
+		t := ledger[d]
+		t.Domain = d
+		by[d] = &t
 	}
-	// The recipient's domain is the part of the address after its last @
-	// (an address has one @ outside quotes, and ours are checked).
+	if err := eventCounts(ctx, q, id, by); err != nil {
+		return r, fmt.Errorf("reputation of edition %d: events: %w", id, err)
+	}
+	r.Total = Tally{}
+	for _, d := range Domains {
+		r.Domains = append(r.Domains, *by[d])
+		r.Total.add(*by[d])
+	}
+	return r, nil
+}
+
+// EditionTotals is edition id's reputation in all, without the split by
+// domain: from the ledger's index and the events alone, cheap enough to
+// run after every event recorded.
+func EditionTotals(ctx context.Context, q querier, id int64) (Reputation, error) {
+	r, _, err := editionHead(ctx, q, id)
+	if err != nil {
+		return r, err
+	}
+	by := map[string]*Tally{}
+	for _, d := range Domains {
+		by[d] = &Tally{}
+	}
+	if err := eventCounts(ctx, q, id, by); err != nil {
+		return r, fmt.Errorf("reputation of edition %d: events: %w", id, err)
+	}
+	for _, d := range Domains {
+		r.Total.Hard += by[d].Hard
+		r.Total.Soft += by[d].Soft
+		r.Total.Complaints += by[d].Complaints
+	}
+	return r, nil
+}
+
+// editionHead reads the edition and its ledger's counts: sent, and refused
+// with a 5xx (Total.Sent, SMTPHard and Hard).
+func editionHead(ctx context.Context, q querier, id int64) (Reputation, ledgerKey, error) {
+	r := Reputation{EditionID: id}
+	if err := q.QueryRowContext(ctx, `SELECT date, schedule, status FROM editions WHERE id = ?`, id).
+		Scan(&r.Date, &r.Schedule, &r.Status); err != nil {
+		return r, ledgerKey{}, fmt.Errorf("reputation of edition %d: %w", id, err)
+	}
+	// The first count is read from the index on (edition_id, status, …)
+	// alone; the second reads only the failed rows.
+	err := q.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM deliveries WHERE edition_id = ?1 AND status = 'sent'),
+		(SELECT COUNT(*) FROM deliveries WHERE edition_id = ?1 AND status = 'failed' AND last_code BETWEEN 500 AND 599)`, id).
+		Scan(&r.Total.Sent, &r.Total.SMTPHard)
+	if err != nil {
+		return r, ledgerKey{}, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
+	}
+	r.Total.Hard = r.Total.SMTPHard
+	return r, ledgerKey{r.Total.Sent, r.Total.SMTPHard}, nil
+}
+
+// ledgerByDomain splits edition id's ledger by the family of each
+// recipient's domain: the part of the address after its last @ (ours are
+// checked to have one outside quotes).
+func ledgerByDomain(ctx context.Context, q querier, id int64) (ledgerSplit, error) {
 	rows, err := q.QueryContext(ctx, `
 		SELECT lower(substr(s.email, instr(s.email, '@') + 1)),
 		       SUM(d.status = 'sent'),
@@ -121,29 +202,22 @@ func EditionReputation(ctx context.Context, q querier, id int64) (Reputation, er
 		WHERE d.edition_id = ? AND d.status IN ('sent', 'failed')
 		GROUP BY 1`, id)
 	if err != nil {
-		return r, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
+		return nil, err
 	}
 	defer rows.Close()
+	out := ledgerSplit{}
 	for rows.Next() {
 		var domain string
 		var sent, hard int
 		if err := rows.Scan(&domain, &sent, &hard); err != nil {
-			return r, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
+			return nil, err
 		}
-		c := by[DomainFamily(domain)]
-		c.Sent += sent
-		c.SMTPHard += hard
-		c.Hard += hard
+		f := DomainFamily(domain)
+		t := out[f]
+		t.Sent += sent
+		t.SMTPHard += hard
+		t.Hard += hard
+		out[f] = t
 	}
-	if err := rows.Err(); err != nil {
-		return r, fmt.Errorf("reputation of edition %d: ledger: %w", id, err)
-	}
-	if err := eventCounts(ctx, q, id, by); err != nil {
-		return r, fmt.Errorf("reputation of edition %d: events: %w", id, err)
-	}
-	for _, d := range Domains {
-		r.Domains = append(r.Domains, *by[d])
-		r.Total.add(*by[d])
-	}
-	return r, nil
+	return out, rows.Err()
 }

@@ -46,7 +46,7 @@ func (a *Admin) editionReputation(ctx context.Context, id int64) (*reputationVie
 	if a.reputation == nil {
 		return nil, nil
 	}
-	r, err := bounce.EditionReputation(ctx, a.db.R, id)
+	r, err := a.reputation.Reputation(ctx, id)
 	if err != nil {
 		return nil, err
 	}
