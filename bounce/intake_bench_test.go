@@ -72,4 +72,3 @@ func BenchmarkGuard_Check(b *testing.B) {
 		}
 	}
 }
-
