@@ -269,12 +269,21 @@ func (m *Mailbox) poll(ctx context.Context, c *imapclient.Client) (PollResult, e
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		if err := m.take(ctx, c, uid, &res); err != nil {
+		err := m.take(ctx, c, uid, &res)
+		if errors.Is(err, errGone) {
+			// Expunged by another client since the search: nothing to do.
+			m.log.Debug("bounce mailbox: message gone before it was read", "uid", uid)
+			continue
+		}
+		if err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
+
+// errGone is a message expunged between the search and its fetch.
+var errGone = errors.New("message gone")
 
 // take reads one message, hands it to the Receiver and flags it. Only an
 // IMAP error is returned: a Receiver error leaves the message for the next
@@ -328,8 +337,8 @@ func (m *Mailbox) size(c *imapclient.Client, set imap.UIDSet) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("fetch size: %w", err)
 	}
-	if len(msgs) != 1 {
-		return 0, fmt.Errorf("fetch size: %d messages, want 1", len(msgs))
+	if len(msgs) == 0 {
+		return 0, errGone
 	}
 	return msgs[0].RFC822Size, nil
 }
@@ -344,7 +353,7 @@ func (m *Mailbox) fetch(c *imapclient.Client, set imap.UIDSet) ([]byte, error) {
 		if err := cmd.Close(); err != nil {
 			return nil, fmt.Errorf("fetch message: %w", err)
 		}
-		return nil, errors.New("fetch message: gone")
+		return nil, errGone
 	}
 	for {
 		item := msg.Next()

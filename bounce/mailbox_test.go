@@ -23,12 +23,18 @@ type scriptedReceiver struct {
 	mu     sync.Mutex
 	calls  []received
 	failed bool
+	// first, when set, runs during the first call.
+	first func()
 }
 
 func (s *scriptedReceiver) Receive(_ context.Context, source, to string, raw []byte) (bounce.Receipt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, received{source, to, append([]byte(nil), raw...)})
+	if s.first != nil {
+		s.first()
+		s.first = nil
+	}
 	switch {
 	case bytes.Contains(raw, []byte("FAIL-ONCE")) && !s.failed:
 		s.failed = true
@@ -196,6 +202,43 @@ func TestMailbox_MoveSTARTTLS(t *testing.T) {
 	moved := flagsBySubject(t, admin, "Recorded")
 	if f, ok := moved["dsn"]; !ok || !slices.Contains(f, bounce.FlagRecorded) {
 		t.Fatalf("Recorded = %v, want the recorded message, flagged", moved)
+	}
+}
+
+// TestMailbox_Gone: a message another client expunges between the search
+// and its fetch is passed over; the rest of the poll goes on.
+func TestMailbox_Gone(t *testing.T) {
+	d := testsupport.StartDovecot(t)
+	admin := imapClient(t, d)
+	for _, s := range []string{"one", "two", "three"} {
+		appendMessage(t, admin, "INBOX", report(s, "bounces@bounce.example.com", "Report "+s))
+	}
+	if _, err := admin.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	rcv := &scriptedReceiver{first: func() {
+		// While the poller holds "one", someone deletes "two" for good.
+		if err := admin.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			t.Error(err)
+		}
+		if err := admin.Expunge().Close(); err != nil {
+			t.Error(err)
+		}
+	}}
+	m, err := bounce.NewMailbox(bounce.MailboxConfig{URL: d.URL(false, "INBOX")}, rcv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Poll(context.Background())
+	if err != nil {
+		t.Fatalf("Poll: %v", err)
+	}
+	if want := (bounce.PollResult{Recorded: 2}); res != want {
+		t.Fatalf("Poll = %+v, want %+v", res, want)
+	}
+	calls := rcv.received()
+	if len(calls) != 2 || !bytes.Contains(calls[1].raw, []byte("Report three")) {
+		t.Fatalf("Receive got %d messages, the last %q; want one and three", len(calls), calls[len(calls)-1].raw)
 	}
 }
 
