@@ -134,7 +134,9 @@ func (p *parsed) walk(e *message.Entity) error {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && p.status == nil && p.feedback == nil {
+		// A report cut short (a size cap, a broken relay) still counts for
+		// the parts read before the break: the report part comes first.
 		return fmt.Errorf("read MIME structure: %w", err)
 	}
 	return nil

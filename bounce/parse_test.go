@@ -150,6 +150,15 @@ func TestParseMessage_Details(t *testing.T) {
 			t.Error("a message without a header parsed")
 		}
 	})
+	t.Run("Truncated", func(t *testing.T) {
+		// Cut inside the returned header, after the report part: still read.
+		raw := readSample(t, "postfix_dsn.eml")
+		raw = raw[:bytes.Index(raw, []byte("Subject: Both Sides"))]
+		evs, err := bounce.ParseMessage(raw, "")
+		if err != nil || len(evs) != 1 || evs[0].Kind != bounce.KindHard || evs[0].Status != "5.1.1" {
+			t.Fatalf("truncated DSN: %+v, %v", evs, err)
+		}
+	})
 	t.Run("FeedbackNotSpam", func(t *testing.T) {
 		raw := strings.Replace(string(readSample(t, "yahoo_arf.eml")), "Feedback-Type: abuse", "Feedback-Type: not-spam", 1)
 		evs, err := bounce.ParseMessage([]byte(raw), "")

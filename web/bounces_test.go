@@ -113,6 +113,10 @@ func TestAdmin_BouncePages(t *testing.T) {
 		!strings.Contains(page.body, "hard: 1 · complaint: 1") || !strings.Contains(page.body, "no such user") {
 		t.Errorf("edition page %d lacks the bounces section:\n%s", page.code, page.body)
 	}
+	// The complaint counts as an unsubscribe of the edition.
+	if !strings.Contains(page.body, "1 unsubscribed since") {
+		t.Errorf("edition page does not count the complaint as an unsubscribe")
+	}
 	page = f.do(f.client, "GET", "/admin/subscribers/1", nil)
 	if page.code != http.StatusOK || !strings.Contains(page.body, "complained") || strings.Count(page.body, `<span class="status hard">`) != 1 ||
 		!strings.Contains(page.body, `<span class="status complaint">`) {

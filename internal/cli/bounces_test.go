@@ -110,6 +110,15 @@ func TestMailpit_BounceAddress(t *testing.T) {
 	if out := c.must("", "subscribers", "show", "ana@example.com"); !regexp.MustCompile(`bounce events:\s+1\n`).MatchString(out) || !strings.Contains(out, "complaint") {
 		t.Errorf("subscribers show:\n%s", out)
 	}
+	var access struct {
+		Bounces []bounceJSON `json:"bounce_events"`
+	}
+	if err := json.Unmarshal([]byte(c.must("", "subscribers", "show", "--json", "ana@example.com")), &access); err != nil {
+		t.Fatal(err)
+	}
+	if len(access.Bounces) != 1 || access.Bounces[0].Kind != "complaint" || access.Bounces[0].RawSize == 0 {
+		t.Errorf("subscribers show --json: bounce_events %+v", access.Bounces)
+	}
 	c.must("", "subscribers", "remove", "ben@example.org")
 	if out := c.must("", "bounces", "list"); strings.Contains(out, "ben@example.org") || !strings.Contains(out, "complaint") {
 		t.Errorf("after erasing ben, bounces list:\n%s", out)
