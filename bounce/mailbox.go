@@ -58,7 +58,8 @@ type MailboxConfig struct {
 	// MaxMessageBytes: a larger message is left in place unread (flagged
 	// FlagTooBig); default DefaultMaxMessageBytes.
 	MaxMessageBytes int64
-	// Timeout bounds the connection and each command; default one minute.
+	// Timeout bounds connecting; default one minute. (go-imap bounds each
+	// answer and each command written itself.)
 	Timeout time.Duration
 	// Logger gets one line per poll that found something and per message
 	// not recorded; default slog.Default().
@@ -194,12 +195,17 @@ func (m *Mailbox) Run(ctx context.Context) {
 	}
 }
 
-// Poll reads the folder once: each message without one of the poller's
+// Poll reads the folder once, within the poll interval: each message without one of the poller's
 // keywords (and not \Deleted) is handed to the Receiver with source "imap"
 // and then flagged (and moved, with move=). A message the Receiver could
 // not record is left as it was, for the next poll.
 func (m *Mailbox) Poll(ctx context.Context) (PollResult, error) {
 	var res PollResult
+	// go-imap waits for an answer without a deadline once a command is
+	// sent: a server that stops answering is cut off when the poll's time
+	// (the interval, at least Timeout) is up, by closing the connection.
+	ctx, cancel := context.WithTimeout(ctx, max(m.cfg.Poll, m.cfg.Timeout))
+	defer cancel()
 	c, err := m.dial()
 	if err != nil {
 		m.cfg.Metrics.polled("error")

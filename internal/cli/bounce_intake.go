@@ -29,7 +29,7 @@ type bounceIntakeConfig struct {
 }
 
 func (c *bounceIntakeConfig) settings() []setting {
-	timeout := durationSetting(&c.Timeout, "bounce-timeout", "BOTHSIDES_BOUNCE_TIMEOUT", bounce.DefaultListenTimeout, "the bounce listener's limit on each read and write of a conversation, and the mailbox poller's on connecting and each command")
+	timeout := durationSetting(&c.Timeout, "bounce-timeout", "BOTHSIDES_BOUNCE_TIMEOUT", bounce.DefaultListenTimeout, "the bounce listener's limit on each read and write of a conversation, and the mailbox poller's on connecting (go-imap bounds each answer to 30s itself)")
 	timeout.docDefault = "`1m`"
 	poll := durationSetting(&c.Poll, "bounce-poll", "BOTHSIDES_BOUNCE_POLL", bounce.DefaultPoll, "how often `--bounce-mailbox` is read")
 	poll.docDefault = "`5m`"
