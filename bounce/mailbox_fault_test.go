@@ -60,7 +60,9 @@ func memServer(t *testing.T, startTLS bool, caps imap.CapSet) (string, string, *
 	mem.AddUser(u)
 	traffic := &lockedLog{}
 	srv := imapserver.New(&imapserver.Options{
-		NewSession:   func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) { return mem.NewSession(), nil, nil },
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
 		Caps:         caps,
 		TLSConfig:    conf,
 		InsecureAuth: !startTLS, // it would take a password in clear: the client must not give it
