@@ -9,6 +9,7 @@ import (
 	netmail "net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // the charsets of reports in the wild
@@ -450,15 +451,25 @@ func firstWord(s string) string {
 
 // cleanText unfolds and trims a diagnostic to one line of at most 1000
 // bytes.
-func cleanText(s string) string {
+func cleanText(s string) string { return clip(s, 1000) }
+
+// clip unfolds s to one line and cuts it to at most n bytes, not inside a
+// UTF-8 sequence.
+func clip(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 1000 {
-		s = s[:1000]
-		for len(s) > 0 && s[len(s)-1]&0xC0 == 0x80 {
-			s = s[:len(s)-1]
-		}
-		if len(s) > 0 && s[len(s)-1] >= 0x80 {
-			s = s[:len(s)-1]
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	// Drop a sequence the cut left incomplete.
+	for i := len(s) - 1; i >= 0 && i >= len(s)-4; i-- {
+		if c := s[i]; c < 0x80 {
+			break
+		} else if c >= 0xC0 {
+			if !utf8.FullRuneInString(s[i:]) {
+				s = s[:i]
+			}
+			break
 		}
 	}
 	return s

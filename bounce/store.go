@@ -208,10 +208,8 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, ev Event) (Outcome, error) 
 	if len(raw) > s.cfg.RawCap {
 		raw = raw[:s.cfg.RawCap]
 	}
-	rcpt := strings.TrimSpace(ev.Recipient)
-	if len(rcpt) > 320 {
-		rcpt = rcpt[:320]
-	}
+	// A webhook's fields come as they are: one line each, bounded.
+	rcpt, status, extID := clip(ev.Recipient, 320), clip(ev.Status, 32), clip(ev.ExternalID, 256)
 	sub, edition, matched, err := s.match(ctx, tx, ev, now)
 	if err != nil {
 		return Outcome{}, err
@@ -220,8 +218,8 @@ func (s *Store) put(ctx context.Context, tx *sql.Tx, ev Event) (Outcome, error) 
 			diagnostic, source, recipient, domain, external_id, raw_hash, raw, raw_size, matched_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		sqlite.Time(now), sqlite.Time(at), nullID(sub), nullID(edition), string(ev.Kind), cleanText(ev.Status),
-		cleanText(ev.Diagnostic), ev.Source, rcpt, domainOf(rcpt), ev.ExternalID, hash, nullBytes(raw), len(ev.Raw), matched)
+		sqlite.Time(now), sqlite.Time(at), nullID(sub), nullID(edition), string(ev.Kind), status,
+		cleanText(ev.Diagnostic), ev.Source, rcpt, domainOf(rcpt), extID, hash, nullBytes(raw), len(ev.Raw), matched)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("insert event: %w", err)
 	}
@@ -299,15 +297,19 @@ func (s *Store) match(ctx context.Context, tx *sql.Tx, ev Event, now time.Time) 
 // bounces suppress when SoftLimit editions bounced softly within
 // SoftWindow. Other kinds change nothing.
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, kind Kind, id, sub, edition int64, now time.Time) (string, error) {
+	var before subscribers.Status
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, sub).Scan(&before); err != nil {
+		return "", fmt.Errorf("subscriber status: %w", err)
+	}
 	switch kind {
 	case KindComplaint:
-		st, err := s.subs.Complain(ctx, tx, sub)
-		if err != nil {
+		if before == subscribers.StatusComplained {
+			return EffectNone, nil // a second complaint changes nothing
+		}
+		if _, err := s.subs.Complain(ctx, tx, sub); err != nil {
 			return "", err
 		}
-		if st == subscribers.StatusComplained {
-			return EffectComplained, nil
-		}
+		return EffectComplained, nil
 	case KindHard:
 		if edition != 0 {
 			// A second report of the same failed delivery (a DSN and a
@@ -332,18 +334,18 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, kind Kind, id, sub, editi
 	case KindSoft:
 		// Distinct editions, so that a relay's several "delayed" notices
 		// about one message count once; an unknown edition counts per event.
+		// The count starts again after the last suppression, so that a
+		// subscriber made active again is not suppressed by the same old
+		// bounces at the next one.
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT COALESCE(edition_id, -id)) FROM bounces
-			WHERE subscriber_id = ? AND kind = 'soft' AND received_at >= ?`,
+			WHERE subscriber_id = ?1 AND kind = 'soft' AND received_at >= ?2
+			  AND id > COALESCE((SELECT MAX(id) FROM bounces WHERE subscriber_id = ?1 AND effect = 'bounced'), 0)`,
 			sub, sqlite.Time(now.Add(-s.cfg.SoftWindow))).Scan(&n); err != nil {
 			return "", fmt.Errorf("count soft bounces: %w", err)
 		}
 		if n < s.cfg.SoftLimit {
 			return EffectNone, nil
-		}
-		var before subscribers.Status
-		if err := tx.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = ?`, sub).Scan(&before); err != nil {
-			return "", fmt.Errorf("subscriber status: %w", err)
 		}
 		st, err := s.subs.Suppress(ctx, tx, sub)
 		if err != nil {

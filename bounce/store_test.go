@@ -265,6 +265,33 @@ func TestStore_Receive(t *testing.T) {
 			t.Fatalf("Receipt = %+v", rc)
 		}
 	})
+	t.Run("Hostile", func(t *testing.T) {
+		f := newFixture(t, bounce.Config{})
+		long := strings.Repeat("é\xff<script>", 2000)
+		raw := []byte("From: MAILER-DAEMON@relay.example.org\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n" +
+			"Final-Recipient: rfc822; a@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; " + long + "\r\n" +
+			"--b\r\nContent-Type: text/plain\r\n\r\n" + strings.Repeat("padding line\r\n", 100000) + "--b--\r\n")
+		if _, err := f.store.Receive(ctx, "smtp", "", raw); err != nil {
+			t.Fatal(err)
+		}
+		out, err := f.store.Put(ctx, bounce.Event{Kind: bounce.KindSoft, Source: "ses", ExternalID: "x",
+			Status: strings.Repeat("4", 100), Recipient: "b@example.com\r\nBcc: c@example.com" + strings.Repeat("x", 1000),
+			Diagnostic: long})
+		if err != nil || out.Duplicate {
+			t.Fatal(out, err)
+		}
+		for _, r := range f.rows(t) {
+			if len(r.diagnostic) > 1000 || len(r.recipient) > 320 || len(r.status) > 32 || r.rawLen > bounce.DefaultRawCap ||
+				strings.ContainsAny(r.diagnostic+r.recipient, "\r\n") {
+				t.Errorf("row not bounded to one line: diagnostic %d, recipient %d, status %d bytes, raw %d", len(r.diagnostic), len(r.recipient), len(r.status), r.rawLen)
+			}
+		}
+		if r := f.rows(t)[0]; r.rawSize != len(raw) || r.rawLen != bounce.DefaultRawCap {
+			t.Errorf("raw %d of %d bytes kept, want %d of %d", r.rawLen, r.rawSize, bounce.DefaultRawCap, len(raw))
+		}
+	})
 	t.Run("RawCapped", func(t *testing.T) {
 		f := newFixture(t, bounce.Config{RawCap: 1000})
 		raw := readSample(t, "postfix_dsn.eml")
@@ -328,6 +355,17 @@ func TestStore_Put(t *testing.T) {
 		if s := f.subscriber(t, 4); s.Status != subscribers.StatusBounced || s.Bounces != 0 {
 			t.Errorf("subscriber 4: %s with %d bounces, want bounced with 0", s.Status, s.Bounces)
 		}
+		// Made active again by an administrator: the old bounces do not
+		// count a second time.
+		if err := f.subs.SetStatus(ctx, 4, subscribers.StatusActive); err != nil {
+			t.Fatal(err)
+		}
+		if out := put(6, "g"); out.Effect != "" {
+			t.Errorf("the first soft bounce after reactivation suppressed again: %+v", out)
+		}
+		if s := f.subscriber(t, 4); s.Status != subscribers.StatusActive {
+			t.Errorf("status %s after one soft bounce since reactivation", s.Status)
+		}
 	})
 	t.Run("VerifiedByRecipient", func(t *testing.T) {
 		f := newFixture(t, bounce.Config{})
@@ -344,6 +382,15 @@ func TestStore_Put(t *testing.T) {
 		r := f.rows(t)[0]
 		if r.subscriber.Int64 != 5 || r.edition.Int64 != 2 || r.domain != "example.net" {
 			t.Errorf("row %+v, want subscriber 5, edition 2 (the latest sent), domain example.net", r)
+		}
+	})
+	t.Run("SecondComplaint", func(t *testing.T) {
+		f := newFixture(t, bounce.Config{})
+		for i, want := range []string{bounce.EffectComplained, ""} {
+			out, err := f.store.Put(ctx, bounce.Event{Kind: bounce.KindComplaint, Source: "smtp", ExternalID: fmt.Sprint(i), Token: tok6})
+			if err != nil || out.Effect != want {
+				t.Errorf("complaint %d: %+v, %v; want effect %q", i, out, err, want)
+			}
 		}
 	})
 	t.Run("UnverifiedRecipientMatchesNothing", func(t *testing.T) {

@@ -87,6 +87,11 @@ report names, its source, the effect on the subscriber, and the diagnostic.`,
 			if limit < 1 || limit > 1000 {
 				return fmt.Errorf("%w: --limit %d: want 1 to 1000", errUsage, limit)
 			}
+			if email != "" {
+				if _, err := subscribers.NormalizeAddress(email); err != nil {
+					return fmt.Errorf("%w: --subscriber %q: not an address: %v", errUsage, email, err)
+				}
+			}
 			if kind != "" && !validKind(f.Kind) {
 				return fmt.Errorf("%w: --kind %q: want hard, soft, complaint, autoreply, delivered, feedback or unparsed", errUsage, kind)
 			}

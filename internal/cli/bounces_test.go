@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"bothsides/bounce"
 	"bothsides/internal/testsupport"
@@ -137,11 +138,68 @@ func TestBounces_BadInput(t *testing.T) {
 		{[]string{"bounces", "list", "--kind", "bogus"}, "", `--kind "bogus"`},
 		{[]string{"bounces", "list", "--limit", "0"}, "", "--limit 0"},
 		{[]string{"bounces", "list", "--edition", "27/11/2026"}, "", "YYYY-MM-DD"},
+		{[]string{"bounces", "list", "--edition", "2026-01-01"}, "", "2026-01-01"},
+		{[]string{"bounces", "list", "--subscriber", "not an address"}, "", `--subscriber "not an address"`},
+		{[]string{"bounces", "list", "--soft-bounce-limit", "0"}, "", "--soft-bounce-limit 0"},
 	} {
 		c.env["BOTHSIDES_BOUNCE_ADDRESS"] = tc.env
 		_, _, err := c.run("", tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("bothsides %s: err %v, want it to say %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+// TestPostfix_BounceAddress sends an edition with a bounce address through
+// strict Postfix (STARTTLS, AUTH, strict_rfc821_envelopes): Postfix takes
+// the VERP envelope sender and relays it as it is, each token names its
+// own reader's delivery, and DKIM, which signs the delivery header, still
+// verifies after the relay.
+func TestPostfix_BounceAddress(t *testing.T) {
+	c, pf, pub := postfixCLI(t)
+	c.env["BOTHSIDES_BOUNCE_ADDRESS"] = "bounces@bounce.example.com"
+	readers := []string{"ana@example.com", "ben@example.org"}
+	for _, r := range readers {
+		c.must("", "subscribers", "add", r)
+	}
+	if out := c.must("", "send", "--date", "2026-11-27"); !strings.Contains(out, "2 sent, 0 failed") {
+		t.Fatalf("send: %q", out)
+	}
+	pf.WaitMessages(t, len(readers))
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, c.env["BOTHSIDES_DB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	signer, err := subscribers.NewSignerFrom(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range readers {
+		got := pf.Sink.To(r)
+		if len(got) != 1 {
+			t.Fatalf("%s: %d messages at the sink", r, len(got))
+		}
+		token, ok := strings.CutPrefix(got[0].From, "bounces+")
+		token, ok2 := strings.CutSuffix(token, "@bounce.example.com")
+		if !ok || !ok2 {
+			t.Fatalf("%s: envelope sender after Postfix %q, want bounces+TOKEN@bounce.example.com", r, got[0].From)
+		}
+		_, id, err := signer.VerifyDelivery(token, time.Now())
+		if err != nil {
+			t.Fatalf("%s: token %q: %v", r, token, err)
+		}
+		if s, err := subscribers.NewStore(db).Find(ctx, id); err != nil || s.Email != r {
+			t.Errorf("%s: the token names subscriber %d (%v)", r, id, err)
+		}
+		checkRelayed(t, got[0].Data, pub)
+		m, err := testsupport.ParseMail(got[0].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Get("X-Bothsides-Delivery") != token {
+			t.Errorf("%s: X-Bothsides-Delivery %q, want %q", r, m.Header.Get("X-Bothsides-Delivery"), token)
 		}
 	}
 }
