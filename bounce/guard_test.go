@@ -34,6 +34,12 @@ func TestDomainFamily(t *testing.T) {
 		{"example.org", bounce.DomainOther},
 		{"gmail.com.evil.org", bounce.DomainOther},
 		{"mail.yahoo.example", bounce.DomainOther},
+		{"yahoo.com.br", bounce.DomainYahoo},
+		{"hotmail.co.uk", bounce.DomainOutlook},
+		{"live.nl", bounce.DomainOutlook},
+		{"live.acme.com", bounce.DomainOther},
+		{"outlook.example.org", bounce.DomainOther},
+		{"yahoo", bounce.DomainOther},
 		{"", bounce.DomainOther},
 	} {
 		if got := bounce.DomainFamily(tt.domain); got != tt.want {

@@ -26,7 +26,10 @@ var Domains = []string{DomainGmail, DomainYahoo, DomainOutlook, DomainOther}
 // msn.com and outlook.<country> are Outlook.com.
 func DomainFamily(domain string) string {
 	d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(domain), "."))
-	name, _, _ := strings.Cut(d, ".")
+	name, rest, _ := strings.Cut(d, ".")
+	if !countrySuffix(rest) {
+		name = "" // yahoo.example.org is not Yahoo's
+	}
 	switch {
 	case d == "gmail.com" || d == "googlemail.com":
 		return DomainGmail
@@ -36,6 +39,22 @@ func DomainFamily(domain string) string {
 		return DomainOutlook
 	}
 	return DomainOther
+}
+
+// countrySuffix says whether s looks like the suffix of a provider's
+// national domain: "com", "fr", "co.uk", "com.br" (one or two labels of at
+// most three letters).
+func countrySuffix(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(labels) > 2 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) < 2 || len(l) > 3 {
+			return false
+		}
+	}
+	return true
 }
 
 // Tally is one edition's outcomes for one domain family, or for all.
