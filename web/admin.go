@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"bothsides/bounce"
 	"bothsides/digest"
 	"bothsides/schedule"
 	"bothsides/sqlite"
@@ -104,6 +105,7 @@ type Admin struct {
 	client     func(*http.Request) string // the client network, as sign-up names it
 	origin     *http.CrossOriginProtection
 	pages      map[string]*template.Template
+	reputation *bounce.Guard // nil: no reputation section (SetReputation)
 }
 
 // NewAdmin parses the admin templates and hashes the secrets.
@@ -169,7 +171,7 @@ func NewAdmin(cfg AdminConfig, log *slog.Logger, db *sqlite.DB, stories *digest.
 	}
 	a.cfg.Password, a.cfg.APIToken = "", "" // keep only the hashes
 	for _, name := range adminPages {
-		t, err := template.New("admin_layout.html").Funcs(adminFuncs).ParseFS(templates.FS, "web/admin_layout.html", "web/admin_"+name+".html")
+		t, err := template.New("admin_layout.html").Funcs(adminFuncs).ParseFS(templates.FS, "web/admin_layout.html", "web/admin_part_reputation.html", "web/admin_"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse admin page %s: %w", name, err)
 		}

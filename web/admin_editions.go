@@ -46,7 +46,12 @@ func (a *Admin) editionPage(w http.ResponseWriter, r *http.Request) {
 			a.error(w, r, err)
 			return
 		}
-		data["Edition"], data["View"], data["Failures"] = e, v, fails
+		rep, err := a.editionReputation(ctx, e.ID)
+		if err != nil {
+			a.error(w, r, err)
+			return
+		}
+		data["Edition"], data["View"], data["Failures"], data["Reputation"] = e, v, fails, rep
 		data["BounceKinds"], data["Bounces"] = kinds, bounces
 		data["Live"] = a.live(name, date, e.Status)
 		if rec, err := a.schedules.RunOf(ctx, name, date); err == nil {

@@ -103,12 +103,17 @@ func (a *Admin) dashboard(w http.ResponseWriter, r *http.Request) {
 		a.error(w, r, err)
 		return
 	}
+	reps, err := a.recentReputation(ctx, 3)
+	if err != nil {
+		a.error(w, r, err)
+		return
+	}
 	chart := make([]editionView, len(recent))
 	for i := range recent {
 		chart[len(recent)-1-i] = recent[i]
 	}
 	a.render(w, r, http.StatusOK, "dashboard", map[string]any{
-		"Schedules": scheds, "Active": active, "Recent": recent, "Chart": chartSVG(chart), "Runs": trouble, "Local": localDays,
+		"Schedules": scheds, "Active": active, "Recent": recent, "Chart": chartSVG(chart), "Runs": trouble, "Local": localDays, "Reputation": reps,
 		"Grace": a.sched.Grace().String(), "Poll": a.cfg.PollInterval.Milliseconds(), "Notice": notice(r),
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"bothsides/bounce"
 	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/internal/testsupport"
@@ -62,6 +63,9 @@ type adminOptions struct {
 	failDelay time.Duration
 	queue     int
 	sleep     func(ctx context.Context, d time.Duration)
+	// reputation, when set, shows the reputation guard's counts (with
+	// this configuration) on the dashboard and edition pages.
+	reputation *bounce.GuardConfig
 }
 
 func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
@@ -135,6 +139,13 @@ func newAdminFixture(t *testing.T, o adminOptions) *adminFixture {
 		FailDelay: o.failDelay, LoginQueue: o.queue, Sleep: o.sleep}, log, db, store, subs, schedules, f.sched, testMail{f}, r)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.reputation != nil {
+		g, err := bounce.NewGuard(*o.reputation, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin.SetReputation(g)
 	}
 	srv.SetAdmin(admin)
 	f.admin = admin

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"bothsides/bounce"
 	"bothsides/delivery"
 	"bothsides/digest"
 	"bothsides/mailer"
@@ -55,6 +56,8 @@ type app struct {
 	// ingestTransport, when set, replaces the network (the demo's feeds).
 	ingest          ingestConfig
 	ingestTransport http.RoundTripper
+	// bounceIntake is serve's bounce listener and mailbox settings.
+	bounceIntake bounceIntakeConfig
 	// commands is the command table of this invocation; given holds the
 	// flags given on its command line.
 	commands []*command
@@ -62,6 +65,8 @@ type app struct {
 	// registry holds the Prometheus metrics that serve exposes at /metrics.
 	registry *prometheus.Registry
 	metrics  *delivery.Metrics
+	// bounceMetrics counts what the bounce listener and mailbox take in.
+	bounceMetrics *bounce.IntakeMetrics
 	// showProgress makes sendEdition draw a progress bar or log progress.
 	showProgress bool
 	// secretChecked is set once signingKey has compared --secret-file
@@ -82,6 +87,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = delivery.NewMetrics(a.registry)
+	a.bounceMetrics = bounce.NewIntakeMetrics(a.registry)
 	return a
 }
 

@@ -140,7 +140,8 @@ type config struct {
 	BounceLimit  int
 	PauseAfter   int
 
-	// Bounces and complaints (see bounces.go).
+	// Bounces and complaints (see bounces.go), the reputation guard's
+	// limits (bounce_intake.go).
 	BounceAddress    string
 	SoftBounceLimit  int
 	SoftBounceWindow time.Duration
@@ -148,6 +149,8 @@ type config struct {
 	ClusterThreshold float64
 	ClusterWindow    time.Duration
 	AutoPublish      string
+	MaxComplaintRate float64
+	MaxBounceRate    float64
 }
 
 // settings declares the global settings, in the order of the help and docs.
@@ -158,7 +161,7 @@ func (c *config) settings() []setting {
 	dkimDomain.docDefault = "From's domain"
 	softWindow := durationSetting(&c.SoftBounceWindow, "soft-bounce-window", "BOTHSIDES_SOFT_BOUNCE_WINDOW", 30*24*time.Hour, "the window `--soft-bounce-limit` counts in")
 	softWindow.docDefault = "`720h` (30 days)"
-	return []setting{
+	return append([]setting{
 		stringSetting(&c.DB, "db", "BOTHSIDES_DB", "bothsides.db", "SQLite database file"),
 		stringSetting(&c.SMTP, "smtp", "BOTHSIDES_SMTP_URL", "", "SMTP relay; without it mails are written as `.eml` files into the outbox"),
 		stringSetting(&c.BaseURL, "base-url", "BOTHSIDES_BASE_URL", "http://127.0.0.1:8080", "public URL of `serve`, used in every mailed link"),
@@ -184,7 +187,7 @@ func (c *config) settings() []setting {
 		durationSetting(&c.ClusterWindow, "cluster-window", "BOTHSIDES_CLUSTER_WINDOW", cluster.DefaultConfig().Window, "how far back a story takes new articles"),
 		stringSetting(&c.AutoPublish, "auto-publish", "BOTHSIDES_AUTO_PUBLISH", "", "`SOURCES,SIDES`, e.g. `3,2`: publish a draft once it has that many sources from that many sides (empty: editors publish by hand)"),
 		stringSetting(&c.ClientIPHeader, "client-ip-header", "BOTHSIDES_CLIENT_IP_HEADER", "", "behind a reverse proxy, the header it sets to the client's IP (`X-Real-IP`, or `X-Forwarded-For` whose last entry is used) for the sign-up rate limit; only set it when the proxy overwrites or appends it"),
-	}
+	}, c.reputationSettings()...)
 }
 
 // ingestConfig is how feeds are fetched: ingest takes these settings, and

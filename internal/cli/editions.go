@@ -154,6 +154,9 @@ func editionsShowCommand() *command {
 			if e.Status == digest.EditionPaused && ss.PauseReason != "" {
 				fmt.Fprintf(w, "paused: %s\n", ss.PauseReason)
 			}
+			if err := a.printReputation(ctx, db, e.ID); err != nil {
+				return err
+			}
 			fmt.Fprintln(w, "stories:")
 			for i, s := range e.Stories {
 				fmt.Fprintf(w, "  %d. %s (%s)\n", i+1, s.Title, s.ID)

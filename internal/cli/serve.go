@@ -37,6 +37,8 @@ type serveConfig struct {
 	Webhooks webhookConfig
 	// Ingest is how and how often the sources' feeds are fetched.
 	Ingest ingestConfig
+	// Bounce is the intake of delivery reports (bounce_intake.go).
+	Bounce bounceIntakeConfig
 }
 
 func (c *serveConfig) settings() []setting {
@@ -54,7 +56,7 @@ func (c *serveConfig) settings() []setting {
 		durationSetting(&c.AdminFailDelay, "admin-fail-delay", "BOTHSIDES_ADMIN_FAIL_DELAY", time.Second, "a failed admin login's answer waits this long, even if the client hangs up; it doubles with each failure of the client network (see `--client-ip-header`) and every 10 failures of all networks within 15 minutes, up to 30s; meanwhile the network's logins are answered 429"),
 		intSetting(&c.AdminLoginQueue, "admin-login-queue", "BOTHSIDES_ADMIN_LOGIN_QUEUE", 4, "admin logins that may wait for the password check (two run at a time); more are answered 429 at once"),
 		idle,
-	}, append(c.Webhooks.settings(), c.Ingest.settings(true)...)...)
+	}, append(append(c.Bounce.settings(), c.Webhooks.settings()...), c.Ingest.settings(true)...)...)
 }
 
 // adminLimits is the console's login limits and idle timeout, checked.
@@ -114,9 +116,14 @@ database and exits with status 0.`,
 				return err
 			}
 			a.ingest = o.Ingest
+			if err = o.Bounce.check(a.cfg.BounceAddress); err != nil {
+				ln.Close()
+				return err
+			}
 			// The secrets live only until the console has hashed them.
 			a.adminPassword, a.apiToken, a.metricsToken = o.AdminPassword, o.APIToken, o.MetricsToken
 			o.AdminPassword, o.APIToken, o.MetricsToken = "", "", ""
+			a.bounceIntake, o.Bounce.Mailbox = o.Bounce, "" // the mailbox URL holds a password
 			return a.serve(ctx, ln, o.Schedule, nil)
 		},
 	}
@@ -156,9 +163,26 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		ln.Close()
 		return err
 	}
+	guard, err := a.guard(db)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	stopBounce, err := a.startBounceIntake(ctx, a.bounceIntake, db, guard, a.bounceMetrics)
+	a.bounceIntake.Mailbox = ""
+	if err != nil {
+		stopBounce()
+		ln.Close()
+		return err
+	}
+	defer stopBounce()
+	a.registry.MustRegister(guard.Collector())
+	defer a.registry.Unregister(guard.Collector())
+	stopGuard := a.watchSending(ctx, guard)
+	defer stopGuard()
 	wcfg := web.Config{BaseURL: a.cfg.BaseURL, Logger: a.log, Metrics: a.metricsHandler(), MetricsToken: a.metricsToken, Registerer: a.registry}
 	a.metricsToken = ""
-	if err := a.webhookWebConfig(ctx, &wcfg, db); err != nil {
+	if err := a.webhookWebConfig(ctx, &wcfg, db, guard); err != nil {
 		ln.Close()
 		return err
 	}
@@ -197,6 +221,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, spec string, ready fun
 		return err
 	}
 	admin.SetRedrafter(room)
+	admin.SetReputation(guard)
 	srv.SetAdmin(admin)
 	if admin.Enabled() {
 		a.log.Info("admin console enabled", "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/admin")

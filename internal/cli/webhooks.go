@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"bothsides/bounce"
 	"bothsides/sqlite"
 	"bothsides/web"
 	"bothsides/webhook"
@@ -85,8 +86,8 @@ func (c *webhookConfig) providers(now func() time.Time, log *slog.Logger) ([]web
 }
 
 // webhookWebConfig serves the configured webhooks, recording into the
-// bounce store, and logs each one's URL.
-func (a *app) webhookWebConfig(ctx context.Context, cfg *web.Config, db *sqlite.DB) error {
+// bounce store behind the reputation guard, and logs each one's URL.
+func (a *app) webhookWebConfig(ctx context.Context, cfg *web.Config, db *sqlite.DB, guard *bounce.Guard) error {
 	if len(a.webhooks) == 0 {
 		return nil
 	}
@@ -94,7 +95,9 @@ func (a *app) webhookWebConfig(ctx context.Context, cfg *web.Config, db *sqlite.
 	if err != nil {
 		return err
 	}
-	cfg.Bounces, cfg.Webhooks = store, a.webhooks
+	// Each event a webhook records is followed by the reputation guard's
+	// check of the editions being sent, as for the SMTP and mailbox intakes.
+	cfg.Bounces, cfg.Webhooks = guard.Recorder(store), a.webhooks
 	for _, p := range a.webhooks {
 		a.log.Info("webhook enabled", "provider", p.Name(), "url", strings.TrimRight(a.cfg.BaseURL, "/")+"/webhooks/"+p.Name())
 	}

@@ -97,3 +97,11 @@ func writeTestCertificate(tb testing.TB, dir string) (caFile, certFile, keyFile 
 	}
 	return caFile, certFile, keyFile
 }
+
+// WriteTestCertificate writes, in dir, a server certificate for 127.0.0.1
+// and localhost and its key as PEM files, and returns them with the PEM
+// file of the private CA that signed it, which clients must trust.
+func WriteTestCertificate(tb testing.TB, dir string) (caFile, certFile, keyFile string) {
+	tb.Helper()
+	return writeTestCertificate(tb, dir)
+}

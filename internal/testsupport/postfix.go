@@ -32,6 +32,11 @@ type PostfixOptions struct {
 	// (PLAIN or LOGIN, offered after STARTTLS only). Without them it relays
 	// for any client on 127.0.0.0/8.
 	Username, Password string
+	// Transport routes mail for a domain to a next hop of its own instead
+	// of the sink (a transport map: "bounce.example.com" ->
+	// "smtp:[127.0.0.1]:2525"), as a relay hands its delivery status
+	// notifications to a bounce processor.
+	Transport map[string]string
 	// RejectRecipients are addresses smtpd refuses at RCPT TO (554,
 	// "Recipient address rejected"), for a refusal in the middle of a
 	// pipelined conversation.
@@ -290,6 +295,18 @@ postlog   unix-dgram n - n - 1 postlogd
 	// the 220 on p.Addr is this smtpd's and not another test's server
 	// that took the port between choosing and binding it.
 	mainCF += "smtpd_banner = $myhostname ESMTP " + p.banner() + "\n"
+	if len(p.opts.Transport) > 0 {
+		var table strings.Builder
+		for domain, next := range p.opts.Transport {
+			fmt.Fprintf(&table, "%s %s\n", domain, next)
+		}
+		file := filepath.Join(conf, "transport")
+		if err := os.WriteFile(file, []byte(table.String()), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		// texthash: read as text, no postmap needed.
+		mainCF += "transport_maps = texthash:" + file + "\n"
+	}
 	if err := os.WriteFile(filepath.Join(conf, "main.cf"), []byte(mainCF), 0o644); err != nil {
 		tb.Fatal(err)
 	}
