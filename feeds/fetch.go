@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// DefaultUserAgent names bothsides, its version and where to read about it.
-const DefaultUserAgent = "bothsides/" + Version + " (+https://github.com/bothsides/bothsides; news digest feed reader)"
+// DefaultUserAgent names bothsides and its version; an operator with a
+// public site adds its URL (see internal/cli's ingester).
+const DefaultUserAgent = "bothsides/" + Version + " (news digest feed reader)"
 
 // Version is bothsides' version as the fetcher announces it.
 const Version = "0.15"

@@ -171,8 +171,8 @@ func TestIngester_Run(t *testing.T) {
 			t.Fatalf("JSON Feed tags %v", c)
 		}
 		h := seen["/rss"]
-		if ua := h.Get("User-Agent"); !strings.HasPrefix(ua, "bothsides/") || !strings.Contains(ua, "https://") {
-			t.Fatalf("User-Agent %q, want bothsides with a version and a URL", ua)
+		if ua, want := h.Get("User-Agent"), feeds.DefaultUserAgent; ua != want || !strings.HasPrefix(ua, "bothsides/"+feeds.Version+" ") {
+			t.Fatalf("User-Agent %q, want %q: bothsides with its version", ua, want)
 		}
 		if !strings.Contains(h.Get("Accept-Encoding"), "gzip") {
 			t.Fatalf("Accept-Encoding %q, want gzip", h.Get("Accept-Encoding"))

@@ -78,7 +78,7 @@ func (a *app) ingester(ctx context.Context, db *sqlite.DB, o ingestConfig, trans
 		return nil, err
 	}
 	// The outlets see who fetches: the operator's public URL when there is
-	// one, else bothsides' own.
+	// one, else the name and version alone.
 	ua := feeds.DefaultUserAgent
 	if u, err := url.Parse(a.cfg.BaseURL); err == nil && u.Scheme == "https" {
 		ua = fmt.Sprintf("bothsides/%s (+%s; news digest feed reader)", feeds.Version, a.cfg.BaseURL)
