@@ -13,27 +13,6 @@ import (
 	"bothsides/subscribers"
 )
 
-// bounceJSON is one bounce event in the API.
-type bounceJSON struct {
-	ID         int64  `json:"id"`
-	ReceivedAt string `json:"received_at"`
-	At         string `json:"at"`
-	Kind       string `json:"kind"`
-	Status     string `json:"status"`
-	Diagnostic string `json:"diagnostic"`
-	Source     string `json:"source"`
-	Recipient  string `json:"recipient"`
-	Domain     string `json:"domain"`
-	Subscriber *int64 `json:"subscriber_id"`
-	Email      string `json:"subscriber_email,omitempty"`
-	Edition    string `json:"edition,omitempty"`
-	Schedule   string `json:"schedule,omitempty"`
-	MatchedBy  string `json:"matched_by"`
-	Effect     string `json:"effect"`
-	RawSize    int    `json:"raw_size"`
-	RawKept    bool   `json:"raw_kept"`
-}
-
 // apiBounces lists bounce events, newest first: all, an edition's
 // (?edition=DATE, with &schedule=NAME, default "default") or a
 // subscriber's (?subscriber=ID or an address, which also finds the
@@ -67,19 +46,7 @@ func (a *Admin) apiBounces(w http.ResponseWriter, r *http.Request) {
 		}
 		list = mergeBounces(list, byAddr, f.Limit)
 	}
-	out := make([]bounceJSON, 0, len(list))
-	for _, b := range list {
-		j := bounceJSON{ID: b.ID, ReceivedAt: b.ReceivedAt.UTC().Format(time.RFC3339), At: b.At.UTC().Format(time.RFC3339),
-			Kind: string(b.Kind), Status: b.Status, Diagnostic: b.Diagnostic, Source: b.Source, Recipient: b.Recipient,
-			Domain: b.Domain, Email: b.Email, Edition: b.Date, Schedule: b.Schedule, MatchedBy: b.MatchedBy,
-			Effect: b.Effect, RawSize: b.RawSize, RawKept: b.RawKept}
-		if b.Subscriber != 0 {
-			id := b.Subscriber
-			j.Subscriber = &id
-		}
-		out = append(out, j)
-	}
-	body := map[string]any{"bounces": out}
+	body := map[string]any{"bounces": bounce.JSON(list)}
 	if len(list) == f.Limit {
 		body["next"] = "/api/bounces?" + nextQuery(r, list[len(list)-1].ID)
 	}

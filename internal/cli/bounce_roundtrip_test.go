@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"bothsides/bounce"
 	"bothsides/internal/testsupport"
 )
 
@@ -92,7 +93,7 @@ func TestPostfix_BounceRoundTrip(t *testing.T) {
 			t.Errorf("subscribers list lacks %q:\n%s\nPostfix queue:\n%s\nserve:\n%s", want, list, pf.Queue(), errb)
 		}
 	}
-	var events []bounceJSON
+	var events []bounce.RecordJSON
 	if err := json.Unmarshal([]byte(c.must("", "bounces", "list", "--json")), &events); err != nil {
 		t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func TestMailpit_BounceAddress(t *testing.T) {
 		!strings.Contains(lines[0], "complaint") || !strings.Contains(lines[1], "hard") || !strings.Contains(lines[1], "5.1.1") {
 		t.Errorf("bounces list:\n%s", out)
 	}
-	var list []bounceJSON
+	var list []bounce.RecordJSON
 	if err := json.Unmarshal([]byte(c.must("", "bounces", "list", "--json", "--kind", "hard")), &list); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestMailpit_BounceAddress(t *testing.T) {
 		t.Errorf("subscribers show:\n%s", out)
 	}
 	var access struct {
-		Bounces []bounceJSON `json:"bounce_events"`
+		Bounces []bounce.RecordJSON `json:"bounce_events"`
 	}
 	if err := json.Unmarshal([]byte(c.must("", "subscribers", "show", "--json", "ana@example.com")), &access); err != nil {
 		t.Fatal(err)

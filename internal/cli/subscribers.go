@@ -358,13 +358,13 @@ func accessJSON(pd *subscribers.PersonalData, events []bounce.Record) any {
 		CreatedAt string `json:"created_at"`
 	}
 	out := struct {
-		Email      string       `json:"email"`
-		Suppressed bool         `json:"suppressed"`
-		Subscriber *subscriber  `json:"subscriber"`
-		Deliveries []delivery   `json:"deliveries"`
-		Reports    []report     `json:"story_reports"`
-		Bounces    []bounceJSON `json:"bounce_events"`
-	}{Email: pd.Email, Suppressed: pd.Suppressed, Deliveries: []delivery{}, Reports: []report{}, Bounces: bouncesJSON(events)}
+		Email      string              `json:"email"`
+		Suppressed bool                `json:"suppressed"`
+		Subscriber *subscriber         `json:"subscriber"`
+		Deliveries []delivery          `json:"deliveries"`
+		Reports    []report            `json:"story_reports"`
+		Bounces    []bounce.RecordJSON `json:"bounce_events"`
+	}{Email: pd.Email, Suppressed: pd.Suppressed, Deliveries: []delivery{}, Reports: []report{}, Bounces: bounce.JSON(events)}
 	opt := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
