@@ -4,7 +4,9 @@
 package digest
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -171,6 +173,21 @@ type Join struct {
 	By     string   `json:"by"`               // JoinNew, JoinMatch or JoinEditor
 	Score  float64  `json:"score,omitempty"`  // the similarity, for JoinMatch
 	Shared []string `json:"shared,omitempty"` // the terms it shared with the story
+}
+
+// Reason says in words why an article is in its story, for the console
+// and `stories show`; a nil Join is an imported article.
+func (j *Join) Reason() string {
+	if j == nil {
+		return "imported"
+	}
+	switch j.By {
+	case JoinNew:
+		return "started the story"
+	case JoinEditor:
+		return "placed here by an editor"
+	}
+	return fmt.Sprintf("score %.2f; shared: %s", j.Score, strings.Join(j.Shared, ", "))
 }
 
 // How an article joined its story.

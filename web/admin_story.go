@@ -46,20 +46,6 @@ type articleView struct {
 	Reason string
 }
 
-// joinReason says in words why an article is in its story.
-func joinReason(j *digest.Join) string {
-	if j == nil {
-		return "imported"
-	}
-	switch j.By {
-	case digest.JoinNew:
-		return "started the story"
-	case digest.JoinEditor:
-		return "placed here by an editor"
-	}
-	return fmt.Sprintf("score %.2f; shared: %s", j.Score, strings.Join(j.Shared, ", "))
-}
-
 // storyPage shows one story for review: its text to edit, its status,
 // coverage and articles with why each joined, and the regrouping forms.
 func (a *Admin) storyPage(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +72,7 @@ func (a *Admin) showStory(w http.ResponseWriter, r *http.Request, code int, id, 
 		v.Drafted[f] = true
 	}
 	for _, art := range st.Articles {
-		v.Articles = append(v.Articles, articleView{Article: art, Reason: joinReason(art.Join)})
+		v.Articles = append(v.Articles, articleView{Article: art, Reason: art.Join.Reason()})
 	}
 	a.render(w, r, code, "story", v)
 }

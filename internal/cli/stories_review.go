@@ -147,23 +147,9 @@ func storiesShowCommand() *command {
 				fmt.Fprintf(a.stdout, "drafted: %s\n", strings.Join(st.Drafted, ", "))
 			}
 			for _, art := range st.Articles {
-				fmt.Fprintf(a.stdout, "- %s (%s) %s\n  %s\n", art.Source, art.Bias.Label(), art.URL, joinReason(art.Join))
+				fmt.Fprintf(a.stdout, "- %s (%s) %s\n  %s\n", art.Source, art.Bias.Label(), art.URL, art.Join.Reason())
 			}
 			return nil
 		},
 	}
-}
-
-// joinReason says in words why an article is in its story.
-func joinReason(j *digest.Join) string {
-	if j == nil {
-		return "imported"
-	}
-	switch j.By {
-	case digest.JoinNew:
-		return "started the story"
-	case digest.JoinEditor:
-		return "placed by an editor"
-	}
-	return fmt.Sprintf("joined: score %.2f, shared %s", j.Score, strings.Join(j.Shared, ", "))
 }

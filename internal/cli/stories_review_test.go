@@ -96,7 +96,7 @@ func TestStories_Review(t *testing.T) {
 			t.Fatalf("after move: %+v", m)
 		}
 		show := c.must("", "stories", "show", "imported")
-		if !strings.Contains(show, "placed by an editor") || !strings.Contains(show, "unrated 1") {
+		if !strings.Contains(show, "placed here by an editor") || !strings.Contains(show, "unrated 1") {
 			t.Fatalf("show:\n%s", show)
 		}
 	})
