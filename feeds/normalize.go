@@ -3,6 +3,7 @@ package feeds
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"unicode"
@@ -66,6 +67,11 @@ func CanonicalURL(raw string, base *url.URL) (string, error) {
 		port = ""
 	}
 	if strings.Contains(host, ":") {
+		// Only an IPv6 address has colons in its host; "//0:000:" leaves
+		// "0:000", which no client could connect to.
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", fmt.Errorf("%w: %q: host %q is not a name or an address", ErrBadURL, short(raw), short(host))
+		}
 		host = "[" + host + "]"
 	}
 	if port != "" {
@@ -89,7 +95,11 @@ func CanonicalURL(raw string, base *url.URL) (string, error) {
 		u.RawQuery = q.Encode() // sorted by key
 	}
 	u.ForceQuery = false
-	return u.String(), nil
+	out := u.String()
+	if _, err := url.Parse(out); err != nil {
+		return "", fmt.Errorf("%w: %q: %v", ErrBadURL, short(raw), err)
+	}
+	return out, nil
 }
 
 // skipped are the elements whose content is never text.
