@@ -66,6 +66,11 @@ func Parse(spec string) (*Spec, error) {
 			break
 		}
 	}
+	if strings.HasPrefix(rest, "TZ=") || strings.HasPrefix(rest, "CRON_TZ=") {
+		// robfig/cron would read it as a zone again, and v3.0.1 panics on
+		// a bare "TZ=".
+		return nil, fmt.Errorf("schedule %q: more than one time zone; give one, as in \"TZ=Europe/Paris 0 7 * * *\"", spec)
+	}
 	s, err := parser.Parse(rest)
 	if err != nil {
 		return nil, fmt.Errorf("schedule %q: %w", spec, err)

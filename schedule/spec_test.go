@@ -26,6 +26,8 @@ func TestParse(t *testing.T) {
 		{"ErrRange", "0 25 * * *", "above maximum"},
 		{"ErrZone", "CRON_TZ=Mars/Olympus 0 7 * * *", `unknown time zone "Mars/Olympus"`},
 		{"ErrNothingAfterZone", "CRON_TZ=UTC", "nothing after the time zone"},
+		{"ErrTwoZones", "TZ=Australia/Lord_Howe TZ=", "more than one time zone"},
+		{"ErrTwoZonesSpec", "CRON_TZ=UTC TZ=Europe/Paris 0 7 * * *", "more than one time zone"},
 		{"ErrEvery", "@every 1h", "@every is not supported"},
 		{"ErrTwiceADay", "0 7,19 * * *", "fires 2 times a day"},
 		{"ErrEveryMinute", "* 7 * * *", "fires 60 times a day"},
