@@ -42,8 +42,10 @@ type Filter struct {
 	Edition    int64  // only this edition's
 	Subscriber int64  // only this subscriber's
 	Recipient  string // only events naming this address (case-insensitive), matched or not
-	Kind       Kind
-	Limit      int // default 100, at most 1000
+	// With both Subscriber and Recipient, a reader's events: those matched
+	// to the subscriber and those naming the address (matched or not).
+	Kind  Kind
+	Limit int // default 100, at most 1000
 	// Before, when not 0, lists events with smaller ids: the next page.
 	Before int64
 }
@@ -59,10 +61,13 @@ func List(ctx context.Context, db *sql.DB, f Filter) ([]Record, error) {
 	if f.Edition != 0 {
 		where, args = append(where, "b.edition_id = ?"), append(args, f.Edition)
 	}
-	if f.Subscriber != 0 {
+	switch {
+	case f.Subscriber != 0 && f.Recipient != "":
+		where = append(where, "(b.subscriber_id = ? OR b.recipient = ? COLLATE NOCASE)")
+		args = append(args, f.Subscriber, strings.TrimSpace(f.Recipient))
+	case f.Subscriber != 0:
 		where, args = append(where, "b.subscriber_id = ?"), append(args, f.Subscriber)
-	}
-	if f.Recipient != "" {
+	case f.Recipient != "":
 		where, args = append(where, "b.recipient = ? COLLATE NOCASE"), append(args, strings.TrimSpace(f.Recipient))
 	}
 	if f.Kind != "" {

@@ -29,23 +29,6 @@ func (a *Admin) apiBounces(w http.ResponseWriter, r *http.Request) {
 		a.error(w, r, err)
 		return
 	}
-	if f.Recipient != "" && f.Subscriber != 0 {
-		// The subscriber's events and the unmatched ones naming the address.
-		sub := f.Subscriber
-		f.Subscriber = 0
-		byAddr, err := bounce.List(ctx, a.db.R, f)
-		if err != nil {
-			a.error(w, r, err)
-			return
-		}
-		f.Recipient, f.Subscriber = "", sub
-		list, err = bounce.List(ctx, a.db.R, f)
-		if err != nil {
-			a.error(w, r, err)
-			return
-		}
-		list = mergeBounces(list, byAddr, f.Limit)
-	}
 	body := map[string]any{"bounces": bounce.JSON(list)}
 	if len(list) == f.Limit {
 		body["next"] = "/api/bounces?" + nextQuery(r, list[len(list)-1].ID)
@@ -124,26 +107,6 @@ func (a *Admin) bounceFilter(ctx context.Context, r *http.Request) (bounce.Filte
 	return f, nil
 }
 
-// mergeBounces merges two newest-first lists without duplicates.
-func mergeBounces(a, b []bounce.Record, limit int) []bounce.Record {
-	out := make([]bounce.Record, 0, len(a)+len(b))
-	i, j := 0, 0
-	for len(out) < limit && (i < len(a) || j < len(b)) {
-		switch {
-		case j >= len(b) || i < len(a) && a[i].ID > b[j].ID:
-			out = append(out, a[i])
-			i++
-		case i >= len(a) || b[j].ID > a[i].ID:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, a[i])
-			i, j = i+1, j+1
-		}
-	}
-	return out
-}
-
 // bounceKinds is the order the console shows the kinds in.
 var bounceKinds = []bounce.Kind{bounce.KindHard, bounce.KindSoft, bounce.KindComplaint, bounce.KindAutoReply,
 	bounce.KindFeedback, bounce.KindUnparsed, bounce.KindDelivered}
@@ -184,15 +147,10 @@ func (a *Admin) subscriberPage(w http.ResponseWriter, r *http.Request) {
 		a.error(w, r, err)
 		return
 	}
-	mine, err := bounce.List(ctx, a.db.R, bounce.Filter{Subscriber: id, Limit: 200})
+	list, err := bounce.List(ctx, a.db.R, bounce.Filter{Subscriber: id, Recipient: s.Email, Limit: 200})
 	if err != nil {
 		a.error(w, r, err)
 		return
 	}
-	named, err := bounce.List(ctx, a.db.R, bounce.Filter{Recipient: s.Email, Limit: 200})
-	if err != nil {
-		a.error(w, r, err)
-		return
-	}
-	a.render(w, r, http.StatusOK, "subscriber", map[string]any{"Subscriber": s, "Bounces": mergeBounces(mine, named, 200)})
+	a.render(w, r, http.StatusOK, "subscriber", map[string]any{"Subscriber": s, "Bounces": list})
 }

@@ -106,21 +106,16 @@ report names, its source, the effect on the subscriber, and the diagnostic.`,
 				}
 				f.Edition = e.ID
 			}
-			list, err := bounce.List(ctx, db.R, f)
-			if err != nil {
-				return err
-			}
 			if email != "" {
 				// The subscriber's own events too, whatever address the
 				// report named (a forwarding address).
 				if s, err := subscribers.NewStore(db).FindByEmail(ctx, email); err == nil {
-					f.Recipient, f.Subscriber = "", s.ID
-					more, err := bounce.List(ctx, db.R, f)
-					if err != nil {
-						return err
-					}
-					list = mergeRecords(list, more, limit)
+					f.Subscriber = s.ID
 				}
+			}
+			list, err := bounce.List(ctx, db.R, f)
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				return writeBouncesJSON(a.stdout, list)
@@ -138,26 +133,6 @@ func validKind(k bounce.Kind) bool {
 		return true
 	}
 	return false
-}
-
-// mergeRecords merges two newest-first lists without duplicates.
-func mergeRecords(a, b []bounce.Record, limit int) []bounce.Record {
-	out := make([]bounce.Record, 0, len(a)+len(b))
-	i, j := 0, 0
-	for len(out) < limit && (i < len(a) || j < len(b)) {
-		switch {
-		case j >= len(b) || i < len(a) && a[i].ID > b[j].ID:
-			out = append(out, a[i])
-			i++
-		case i >= len(a) || b[j].ID > a[i].ID:
-			out = append(out, b[j])
-			j++
-		default: // the same event in both
-			out = append(out, a[i])
-			i, j = i+1, j+1
-		}
-	}
-	return out
 }
 
 func writeBounces(w io.Writer, list []bounce.Record) {

@@ -313,15 +313,23 @@ func orDash(s string) string {
 // accessBounces returns the bounce events held on the address: the
 // subscriber's and those that name the address unmatched.
 func accessBounces(ctx context.Context, db *sqlite.DB, pd *subscribers.PersonalData) ([]bounce.Record, error) {
-	list, err := bounce.List(ctx, db.R, bounce.Filter{Recipient: pd.Email, Limit: 1000})
-	if err != nil || pd.Subscriber == nil {
-		return list, err
+	f := bounce.Filter{Recipient: pd.Email, Limit: 1000}
+	if pd.Subscriber != nil {
+		f.Subscriber = pd.Subscriber.ID
 	}
-	more, err := bounce.List(ctx, db.R, bounce.Filter{Subscriber: pd.Subscriber.ID, Limit: 1000})
-	if err != nil {
-		return nil, err
+	// All of them, a page at a time: access means everything held.
+	var all []bounce.Record
+	for {
+		page, err := bounce.List(ctx, db.R, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < f.Limit {
+			return all, nil
+		}
+		f.Before = page[len(page)-1].ID
 	}
-	return mergeRecords(list, more, 2000), nil
 }
 
 func accessJSON(pd *subscribers.PersonalData, events []bounce.Record) any {
