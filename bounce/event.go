@@ -23,6 +23,9 @@ const (
 	KindFeedback  Kind = "feedback"  // an ARF report that is no complaint (not-spam, auth-failure): stored, no effect
 )
 
+// Kinds lists every kind, in the order listings show them.
+var Kinds = []Kind{KindHard, KindSoft, KindComplaint, KindAutoReply, KindFeedback, KindUnparsed, KindDelivered}
+
 // Event is one report about one recipient, in the shape every intake
 // produces: the SMTP listener and the mailbox poller from parsed MIME, the
 // webhooks from a service's JSON.

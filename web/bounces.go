@@ -107,10 +107,6 @@ func (a *Admin) bounceFilter(ctx context.Context, r *http.Request) (bounce.Filte
 	return f, nil
 }
 
-// bounceKinds is the order the console shows the kinds in.
-var bounceKinds = []bounce.Kind{bounce.KindHard, bounce.KindSoft, bounce.KindComplaint, bounce.KindAutoReply,
-	bounce.KindFeedback, bounce.KindUnparsed, bounce.KindDelivered}
-
 // kindCount is one kind's count on a console page.
 type kindCount struct {
 	Kind bounce.Kind
@@ -124,7 +120,7 @@ func (a *Admin) editionBounces(ctx context.Context, edition int64) ([]kindCount,
 		return nil, nil, err
 	}
 	var cs []kindCount
-	for _, k := range bounceKinds {
+	for _, k := range bounce.Kinds {
 		if counts[k] > 0 {
 			cs = append(cs, kindCount{k, counts[k]})
 		}

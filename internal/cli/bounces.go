@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -92,7 +93,7 @@ report names, its source, the effect on the subscriber, and the diagnostic.`,
 					return fmt.Errorf("%w: --subscriber %q: not an address: %v", errUsage, email, err)
 				}
 			}
-			if kind != "" && !validKind(f.Kind) {
+			if kind != "" && !slices.Contains(bounce.Kinds, f.Kind) {
 				return fmt.Errorf("%w: --kind %q: want hard, soft, complaint, autoreply, delivered, feedback or unparsed", errUsage, kind)
 			}
 			db, err := a.openDB(ctx)
@@ -124,15 +125,6 @@ report names, its source, the effect on the subscriber, and the diagnostic.`,
 			return nil
 		},
 	}
-}
-
-func validKind(k bounce.Kind) bool {
-	switch k {
-	case bounce.KindHard, bounce.KindSoft, bounce.KindComplaint, bounce.KindAutoReply, bounce.KindDelivered,
-		bounce.KindFeedback, bounce.KindUnparsed:
-		return true
-	}
-	return false
 }
 
 func writeBounces(w io.Writer, list []bounce.Record) {
