@@ -96,6 +96,11 @@ func CanonicalURL(raw string, base *url.URL) (string, error) {
 	}
 	u.ForceQuery = false
 	out := u.String()
+	if len(out) > MaxURLLen {
+		// Resolving and escaping can lengthen a link that was short enough:
+		// the stored form is what must fit.
+		return "", fmt.Errorf("%w: %q: longer than %d characters once resolved and escaped", ErrBadURL, short(raw), MaxURLLen)
+	}
 	if _, err := url.Parse(out); err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadURL, short(raw), err)
 	}

@@ -25,6 +25,10 @@ func TestCanonicalURL(t *testing.T) {
 			t.Errorf("CanonicalURL(%q)=%q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
+	// Under the limit as written, over it once its 700 spaces are escaped.
+	if got, err := feeds.CanonicalURL("!"+strings.Repeat(" ", 700)+"!", base); err == nil {
+		t.Errorf("CanonicalURL(700 spaces)=%d bytes, want an error", len(got))
+	}
 	for _, bad := range []string{"", "javascript:alert(1)", "mailto:a@b.example", "ftp://x.example/", "http://"} {
 		if got, err := feeds.CanonicalURL(bad, nil); err == nil {
 			t.Errorf("CanonicalURL(%q)=%q, want an error", bad, got)
