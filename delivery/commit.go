@@ -14,41 +14,38 @@ import (
 	"bothsides/subscribers"
 )
 
-// mailableAt4 is the subscribers.Mailable condition with the time as
-// parameter ?4 of the claim statement.
-var mailableAt4 = subscribers.MailableAt("?4")
+// mailableAt3 is the subscribers.Mailable condition with the time as
+// parameter ?3 of the check statement.
+var mailableAt3 = subscribers.MailableAt("?3")
 
-// statements are the hot path's SQL, prepared once per send on the writer
-// connection.
+// statements are the hot path's SQL, prepared once per send: the check a
+// connection makes before each message (on the read pool, no write), and
+// the batch of accepted messages (on the writer).
 type statements struct {
-	status, claim, sent *sql.Stmt
+	check, sent *sql.Stmt
 }
 
-func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
+func prepareStatements(ctx context.Context, db *sqlite.DB) (*statements, error) {
 	var st statements
 	var err error
-	prep := func(q string) *sql.Stmt {
+	prep := func(conn *sql.DB, q string) *sql.Stmt {
 		if err != nil {
 			return nil
 		}
 		var s *sql.Stmt
-		s, err = db.PrepareContext(ctx, q)
+		s, err = conn.PrepareContext(ctx, q)
 		return s
 	}
-	st.status = prep(`SELECT status FROM editions WHERE id = ?`)
-	// Claim the row only if the subscriber is still active at this moment:
-	// an unsubscribe during the send stops this message.
-	st.claim = prep(`UPDATE deliveries SET
-			status = CASE WHEN EXISTS (SELECT 1 FROM subscribers WHERE id = ?2 AND ` + mailableAt4 + `) THEN 'sending' ELSE 'skipped' END,
-			last_reply = CASE WHEN EXISTS (SELECT 1 FROM subscribers WHERE id = ?2 AND ` + mailableAt4 + `) THEN last_reply
-				ELSE 'not sent: subscriber is ' || (SELECT CASE WHEN status = 'active' THEN 'paused' ELSE status END
-					FROM subscribers WHERE id = ?2) END,
-			message_id = ?3, updated_at = ?4
-		WHERE edition_id = ?1 AND subscriber_id = ?2 AND status IN ('queued', 'retry')
-		RETURNING status`)
-	st.sent = prep(`UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_code = 250,
-			last_reply = '250 accepted', sent_at = ?, updated_at = ?, next_attempt_at = NULL
-		WHERE edition_id = ? AND subscriber_id = ?`)
+	// The edition's status, and why subscriber ?2 may not be mailed now
+	// ('' when it may; 0 asks about nobody): an unsubscribe or a pause
+	// during the send stops that reader's message, a pause or a cancel of
+	// the edition stops the send.
+	st.check = prep(db.R, `SELECT e.status,
+			CASE WHEN ?2 = 0 OR EXISTS (SELECT 1 FROM subscribers WHERE id = ?2 AND `+mailableAt3+`) THEN ''
+				ELSE COALESCE((SELECT CASE WHEN status = 'active' THEN 'paused' ELSE status END
+					FROM subscribers WHERE id = ?2), 'removed') END
+		FROM editions e WHERE e.id = ?1`)
+	st.sent = prep(db.W, markSentJSON)
 	if err != nil {
 		st.close()
 		return nil, fmt.Errorf("prepare ledger statements: %w", err)
@@ -57,102 +54,125 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 }
 
 func (st *statements) close() {
-	for _, s := range []*sql.Stmt{st.status, st.claim, st.sent} {
+	for _, s := range []*sql.Stmt{st.check, st.sent} {
 		if s != nil {
 			s.Close()
 		}
 	}
 }
 
-// commitLoop records outcomes and claims jobs, grouping the requests of
-// all connections that are waiting into one short write transaction. No
-// transaction is ever open during an SMTP exchange.
+// check reads the edition's status and why j may not be mailed now ("" if
+// it may; j may be nil).
+func (r *run) check(ctx context.Context, j *job) (digest.EditionStatus, string, error) {
+	var id int64
+	if j != nil {
+		id = j.subscriberID
+	}
+	var status digest.EditionStatus
+	var why string
+	err := r.stmts.check.QueryRowContext(context.WithoutCancel(ctx), r.e.ID, id, sqlite.Time(r.s.db.Now())).Scan(&status, &why)
+	if err != nil {
+		return "", "", fmt.Errorf("ledger: edition status: %w", err)
+	}
+	return status, why, nil
+}
+
+// How long, and how many, accepted messages wait for their ledger
+// transaction: the journal holds them meanwhile.
+const (
+	flushEvery = 20 * time.Millisecond
+	flushAt    = 512
+)
+
+// commitLoop records outcomes. Accepted messages (journaled by their
+// connection already) and skipped readers are recorded in batches, every
+// flushEvery or flushAt outcomes; a failure is recorded at once, with the
+// batch before it, while its connection waits: the breaker and the bounce
+// counts see the outcomes in order. No transaction is ever open during an
+// SMTP exchange.
 func (r *run) commitLoop(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx) // outcomes are recorded even on shutdown
-	batch := make([]*request, 0, 64)
-	for first := range r.reqs {
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case q, ok := <-r.reqs:
-				if !ok {
-					break drain
+	var pend []*outcome
+	tick := time.NewTicker(flushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case q, ok := <-r.reqs:
+			if !ok {
+				if len(pend) > 0 {
+					r.commit(ctx, pend, nil)
 				}
-				batch = append(batch, q)
-			default:
-				break drain
+				return
+			}
+			pend = append(pend, q.done...)
+			if q.reply == nil && len(pend) < flushAt {
+				continue
+			}
+			r.commit(ctx, pend, q.reply)
+			pend = pend[:0]
+		case <-tick.C:
+			if len(pend) > 0 {
+				r.commit(ctx, pend, nil)
+				pend = pend[:0]
 			}
 		}
-		r.commit(ctx, batch)
 	}
 }
 
 // tally is what one transaction changed, applied to the counters after it
 // commits.
 type tally struct {
-	sent, failed, retried, skipped, claimed int
-	latencies                               []time.Duration
+	sent, failed, retried, skipped int
+	latencies                      []time.Duration
 }
 
-func (r *run) commit(ctx context.Context, batch []*request) {
-	replies := make([]reply, len(batch))
+// commit records a batch of outcomes in one transaction: the accepted
+// messages in one statement, then the others in order. answer, when set,
+// gets the reply.
+func (r *run) commit(ctx context.Context, batch []*outcome, answer chan<- reply) {
 	var t tally
 	err := r.s.db.Tx(ctx, func(tx *sql.Tx) error {
 		t = tally{}
-		var status digest.EditionStatus
-		if err := tx.StmtContext(ctx, r.stmts.status).QueryRowContext(ctx, r.e.ID).Scan(&status); err != nil {
-			return fmt.Errorf("edition status: %w", err)
+		r.sentJSON = r.sentJSON[:0]
+		for _, o := range batch {
+			if o.accepted() {
+				r.sentJSON = appendPair(r.sentJSON, o.subscriberID, o.msgID)
+				t.latencies = append(t.latencies, o.latency)
+			}
 		}
-		for _, q := range batch {
-			for _, o := range q.done {
+		if len(r.sentJSON) > 0 {
+			r.sentJSON = append(r.sentJSON, ']')
+			res, err := tx.StmtContext(ctx, r.stmts.sent).ExecContext(ctx, sqlite.Time(r.s.db.Now()), r.e.ID, string(r.sentJSON))
+			if err != nil {
+				return fmt.Errorf("record %d deliveries: %w", len(t.latencies), err)
+			}
+			n, _ := res.RowsAffected()
+			t.sent = int(n)
+			r.delivered = true
+			// The relay works: the failures before these were real.
+			if err := r.settleStreak(ctx, tx); err != nil {
+				return err
+			}
+		}
+		for _, o := range batch {
+			if !o.accepted() {
 				if err := r.record(ctx, tx, o, &t); err != nil {
 					return err
 				}
-			}
-		}
-		if r.tripped != "" {
-			status = digest.EditionPaused
-		}
-		now := sqlite.Time(r.s.db.Now())
-		for i, q := range batch {
-			if q.claim == nil {
-				continue
-			}
-			if status != digest.EditionSending {
-				replies[i].stop = true
-				r.halt()
-				continue
-			}
-			var got Status
-			err := tx.StmtContext(ctx, r.stmts.claim).QueryRowContext(ctx, r.e.ID, q.claim.subscriberID, q.msgID, now).Scan(&got)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				// Settled meanwhile: nothing to do.
-			case err != nil:
-				return fmt.Errorf("claim delivery %d: %w", q.claim.subscriberID, err)
-			case got == StatusSending:
-				replies[i].claimed = true
-				t.claimed++
-			default:
-				t.skipped++
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		r.setErr(fmt.Errorf("ledger: %w", err))
-		for i := range replies {
-			replies[i] = reply{err: err}
-		}
 	} else {
 		r.apply(t)
 	}
 	if r.tripped != "" {
 		r.halt()
 	}
-	for i, q := range batch {
-		q.reply <- replies[i]
+	if answer != nil {
+		answer <- reply{stop: r.tripped != "", err: err}
 	}
 }
 
@@ -163,26 +183,22 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 	now := sqlite.Time(nowT)
 	id := o.subscriberID
 	if o.unsent {
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', updated_at = ?
-			WHERE edition_id = ? AND subscriber_id = ? AND status = 'sending'`, now, r.e.ID, id)
-		return err
+		return nil // never begun: the row is still queued
+	}
+	if o.skipped != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', last_reply = 'not sent: subscriber is ' || ?,
+				updated_at = ?, next_attempt_at = NULL
+			WHERE edition_id = ? AND subscriber_id = ? AND status IN ('queued', 'retry')`, o.skipped, now, r.e.ID, id); err != nil {
+			return fmt.Errorf("record skipped delivery %d: %w", id, err)
+		}
+		t.skipped++
+		return nil
 	}
 	t.latencies = append(t.latencies, o.latency)
-	if o.err != nil && r.tripped != "" {
-		// The breaker has tripped: what was still in flight then goes back
-		// to the queue with the rest.
-		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', updated_at = ?
-			WHERE edition_id = ? AND subscriber_id = ? AND status = 'sending'`, now, r.e.ID, id)
-		return err
-	}
-	if o.err == nil {
-		if _, err := tx.StmtContext(ctx, r.stmts.sent).ExecContext(ctx, now, now, r.e.ID, id); err != nil {
-			return fmt.Errorf("record delivery %d: %w", id, err)
-		}
-		t.sent++
-		r.delivered = true
-		// The relay works: the failures before this one were real.
-		return r.settleStreak(ctx, tx)
+	if r.tripped != "" {
+		// The breaker has tripped: what was still in flight then stays in
+		// the queue with the rest.
+		return nil
 	}
 	// The ledger keeps the relay's reply whole, address included: the
 	// admin reads it there beside the subscriber it is about, and it goes
@@ -202,8 +218,8 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 	tooOld := !o.createdAt.IsZero() && nowT.Sub(o.createdAt) > cfg.RetryMaxAge
 	if permanent || attempts >= cfg.MaxAttempts || tooOld {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_code = ?,
-				last_reply = ?, updated_at = ?, next_attempt_at = NULL
-			WHERE edition_id = ? AND subscriber_id = ?`, code, reply, now, r.e.ID, id); err != nil {
+				last_reply = ?, message_id = ?, updated_at = ?, next_attempt_at = NULL
+			WHERE edition_id = ? AND subscriber_id = ?`, code, reply, o.msgID, now, r.e.ID, id); err != nil {
 			return fmt.Errorf("record failure %d: %w", id, err)
 		}
 		t.failed++
@@ -216,8 +232,8 @@ func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) erro
 			delay = 0
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'retry', attempts = attempts + 1, last_code = ?,
-				last_reply = ?, next_attempt_at = ?, updated_at = ?
-			WHERE edition_id = ? AND subscriber_id = ?`, code, reply, sqlite.Time(nowT.Add(delay)), now, r.e.ID, id); err != nil {
+				last_reply = ?, message_id = ?, next_attempt_at = ?, updated_at = ?
+			WHERE edition_id = ? AND subscriber_id = ?`, code, reply, o.msgID, sqlite.Time(nowT.Add(delay)), now, r.e.ID, id); err != nil {
 			return fmt.Errorf("record retry %d: %w", id, err)
 		}
 		t.retried++
@@ -275,7 +291,6 @@ func (r *run) apply(t tally) {
 	p.failed.Add(int64(t.failed))
 	p.skipped.Add(int64(t.skipped))
 	p.retried.Add(int64(t.retried))
-	r.claims.Add(int64(t.claimed))
 	m := r.s.cfg.Metrics
 	m.observe(t)
 	m.setQueue(int(p.pending()))

@@ -26,9 +26,11 @@ var (
 type Status string
 
 // The delivery statuses. A delivery is queued when the audience is frozen (or
-// its zone comes due), sending while claimed by a connection, then sent,
-// retry (a temporary failure, waiting for its next attempt), failed for good,
-// or skipped (the subscriber was no longer mailable when its turn came).
+// its zone comes due) and stays so while its message is in flight, then
+// sent, retry (a temporary failure, waiting for its next attempt), failed
+// for good, or skipped (the subscriber was no longer mailable when its turn
+// came). Sending is what versions before the send journal wrote while a
+// message was in flight; a send requeues such rows when it starts.
 const (
 	StatusQueued  Status = "queued"
 	StatusSending Status = "sending"

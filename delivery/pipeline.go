@@ -27,32 +27,35 @@ type job struct {
 	createdAt    time.Time
 }
 
-// outcome is what became of one claimed job.
+// outcome is what became of one job.
 type outcome struct {
 	job
+	msgID   string
 	err     error
-	unsent  bool // released without an SMTP transaction (shutdown)
+	unsent  bool   // released without an SMTP transaction (shutdown, pause)
+	skipped string // not sent: why the subscriber may not be mailed now
 	latency time.Duration
 }
 
-// request is a worker's round trip to the committer: the outcome of its last
-// message, and the next job it wants to claim.
+// accepted says the relay took the message.
+func (o *outcome) accepted() bool { return o.err == nil && !o.unsent && o.skipped == "" }
+
+// request hands the committer outcomes to record; with reply set the
+// connection waits for them to be committed.
 type request struct {
 	done  []*outcome
-	claim *job
-	msgID string
-	reply chan reply
+	reply chan<- reply
 }
 
 type reply struct {
-	claimed bool
-	stop    bool
-	err     error
+	stop bool // the breaker tripped
+	err  error
 }
 
 // run is one Send: the state that outlives a pass.
 type run struct {
 	stmts   *statements
+	journal *journal
 	s       *Sender
 	e       *digest.Edition
 	mail    *editionMail
@@ -68,6 +71,7 @@ type run struct {
 	// delivered says whether any message went out since.
 	pending   int
 	delivered bool
+	sentJSON  []byte // the committer's batch, reused
 
 	// per pass
 	jobs   chan job
@@ -160,7 +164,13 @@ func (r *run) pass(ctx context.Context) (int64, error) {
 		}
 	}
 	if p := r.failed.Load(); p != nil {
+		// The journal keeps what the ledger may lack: the next send
+		// replays it.
 		return r.claims.Load(), *p
+	}
+	// Every accepted message of the pass is in the ledger now.
+	if err := r.journal.clear(); err != nil {
+		return r.claims.Load(), err
 	}
 	return r.claims.Load(), nil
 }
@@ -221,70 +231,82 @@ func (r *run) page(ctx context.Context, after int64) ([]job, error) {
 	return page, nil
 }
 
-// work is one connection's loop. A worker always holds the next row
-// claimed ahead; right after a message's 250 it sends the committer that
-// outcome together with the claim of the row after next, and goes on with
-// the row it holds. Before writing the final dot of that message it waits
-// for the committer's answer: so the ledger write is off the critical path,
-// yet a message is never accepted by the relay before the outcome of the
-// previous one on its connection is committed. At any moment each
-// connection has at most one message accepted but not recorded: that bounds
-// the duplicates after a crash by the number of connections.
+// work is one connection's loop. Before each message's final dot it
+// checks, in one read, that the edition is still sending and that the
+// reader of the message after it may still be mailed; that next message is
+// then built and its MAIL, RCPT and DATA go with this one's dot. Right
+// after the relay's 250 the message goes into the journal (one append)
+// and, in the background, to the committer, which records such messages in
+// batches; a refusal is recorded before the connection goes on. So at any
+// moment each connection has at most one message accepted but in neither
+// journal nor ledger: that bounds the duplicates after a crash by the
+// number of connections.
 func (r *run) work(ctx context.Context, conn Conn) {
-	var done []*outcome // outcomes not yet sent to the committer
-	var cur *job        // claimed, to be sent next
-	var curID string
 	// Two buffers: the next message may be built while this one is still
 	// going out, so that its commands go with this one's final dot.
 	var bufs [2][]byte
 	bufs[0] = make([]byte, 0, r.mail.size())
 	k := 0               // the buffer of cur's message
 	var pre *mailer.Next // cur's message and envelope sender, built ahead (in bufs[k])
-	replies := make(chan reply, 1)
+	var cur, cand *job   // cur may be sent; cand is not checked yet
+	var curID string
+	answers := make(chan reply, 1)
 	for {
 		if cur == nil {
-			// Nothing claimed: claim synchronously (and report what is done).
-			next := r.next(ctx)
-			if len(done) == 0 && next == nil {
+			if cand == nil {
+				cand = r.next(ctx)
+			}
+			if cand == nil {
 				return
 			}
-			q := r.request(done, next, replies)
-			done = nil
-			rep := <-replies
-			if rep.err != nil || rep.stop || next == nil {
+			ok, err := r.admit(ctx, cand)
+			if err != nil {
 				return
 			}
-			if rep.claimed {
-				cur, curID = next, q.msgID
+			if ok {
+				cur, curID = cand, r.mail.messageID(r.e, cand.subscriberID, cand.attempts+1)
 			}
+			cand = nil
 			continue
 		}
-		// Claim the row after this one while this one goes out.
 		next := r.next(ctx)
-		q := r.request(done, next, replies)
-		done = nil
-		var rep reply
-		answered := false
-		wait := func() reply {
-			if !answered {
-				rep, answered = <-replies, true
-			}
-			return rep
-		}
+		var nextID string
+		checked := false
 		var ahead *mailer.Next
 		confirm := func() error {
-			if rep := wait(); rep.err != nil || rep.stop {
+			checked = true
+			status, why, err := r.check(ctx, next)
+			if err != nil {
+				r.setErr(err)
 				return errStopped
+			}
+			if status != digest.EditionSending {
+				r.halt()
+				return errStopped
+			}
+			select {
+			case <-r.stopCh:
+				return errStopped
+			default:
+			}
+			if next != nil {
+				if why != "" {
+					r.skip(next, why)
+					next = nil
+				} else {
+					r.claims.Add(1)
+					nextID = r.mail.messageID(r.e, next.subscriberID, next.attempts+1)
+				}
 			}
 			return ctx.Err()
 		}
-		// Called after confirm, before the dot: the next message, when it
-		// is claimed and the rate allows it now. It never waits.
+		// Called after confirm, before the dot: the next message, when the
+		// rate allows it now. It never waits.
 		handNext := func() *mailer.Next {
-			if next == nil || !rep.claimed || ctx.Err() != nil || !r.limiter.Allow() {
+			if next == nil || ctx.Err() != nil || !r.limiter.Allow() {
 				return nil
 			}
-			m, from, err := r.build(*next, q.msgID, &bufs[1-k])
+			m, from, err := r.build(*next, nextID, &bufs[1-k])
 			if err != nil {
 				return nil // its own deliver reports it
 			}
@@ -292,27 +314,66 @@ func (r *run) work(ctx context.Context, conn Conn) {
 			return ahead
 		}
 		o := r.deliver(ctx, conn, cur, curID, pre, &bufs[k], confirm, handNext)
-		wait()
-		done = append(done, o)
 		cur, pre = nil, nil
-		if next != nil && rep.claimed {
-			cur, curID = next, q.msgID
+		if !r.settle(o, answers) || o.unsent {
+			return // the rows not begun are still queued
+		}
+		switch {
+		case next == nil:
+		case !checked:
+			cand = next
+		default:
+			cur, curID = next, nextID
 			if ahead != nil {
 				pre, k = ahead, 1-k
 			}
 		}
-		if rep.err != nil || rep.stop || ctx.Err() != nil {
-			if cur != nil {
-				done = append(done, &outcome{job: *cur, unsent: true})
-				cur = nil
-			}
-			if rep.err == nil {
-				r.request(done, nil, replies)
-				<-replies
-			}
-			return
+	}
+}
+
+// admit checks, before a message is begun with no other in flight on its
+// connection, that the edition is sending and j's reader may be mailed. An
+// error stops the connection.
+func (r *run) admit(ctx context.Context, j *job) (bool, error) {
+	status, why, err := r.check(ctx, j)
+	switch {
+	case err != nil:
+		r.setErr(err)
+		return false, err
+	case status != digest.EditionSending:
+		r.halt()
+		return false, errStopped
+	case why != "":
+		r.skip(j, why)
+		return false, nil
+	}
+	r.claims.Add(1)
+	return true, nil
+}
+
+// skip records, in the next batch, that j's reader may not be mailed now.
+func (r *run) skip(j *job, why string) {
+	r.reqs <- &request{done: []*outcome{{job: *j, skipped: why}}}
+}
+
+// settle hands an outcome to the committer: an accepted message is
+// journaled first and recorded in the next batch; a failure is recorded
+// now. It says whether the connection may go on.
+func (r *run) settle(o *outcome, answers chan reply) bool {
+	if o.unsent {
+		return false
+	}
+	if o.accepted() {
+		if err := r.journal.accepted(o.subscriberID, o.msgID); err == nil {
+			r.reqs <- &request{done: []*outcome{o}}
+			return true
+		} else {
+			r.setErr(err) // and record it now, as the journal cannot
 		}
 	}
+	r.reqs <- &request{done: []*outcome{o}, reply: answers}
+	rep := <-answers
+	return rep.err == nil && !rep.stop && r.failed.Load() == nil
 }
 
 // errStopped aborts a message before its final dot: the edition was paused
@@ -336,16 +397,6 @@ func (r *run) next(ctx context.Context) *job {
 	return nil
 }
 
-// request sends the committer outcomes to record and a job to claim.
-func (r *run) request(done []*outcome, claim *job, replies chan reply) *request {
-	q := &request{done: done, claim: claim, reply: replies}
-	if claim != nil {
-		q.msgID = r.mail.messageID(r.e, claim.subscriberID, claim.attempts+1)
-	}
-	r.reqs <- q
-	return q
-}
-
 // deliver sends one claimed job; confirm runs before the message's final
 // dot and aborts it with an error; next hands over the message after it
 // (mailer.Raw.Next). pre is the job's message when it was built ahead,
@@ -361,7 +412,7 @@ func (r *run) deliver(ctx context.Context, conn Conn, j *job, msgID string, pre 
 		}
 		var err error
 		if m, from, err = r.build(*j, msgID, buf); err != nil {
-			return &outcome{job: *j, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
+			return &outcome{job: *j, msgID: msgID, err: &mailer.Error{Stage: "build", Permanent: true, Err: err}}
 		}
 	}
 	m.Confirm, m.Next = confirm, next
@@ -371,7 +422,7 @@ func (r *run) deliver(ctx context.Context, conn Conn, j *job, msgID string, pre 
 		// Aborted before the relay took it: back to the queue.
 		return &outcome{job: *j, unsent: true}
 	}
-	return &outcome{job: *j, err: err, latency: time.Since(start)}
+	return &outcome{job: *j, msgID: msgID, err: err, latency: time.Since(start)}
 }
 
 // build makes j's message in buf, which it keeps for the next one.

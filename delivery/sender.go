@@ -186,6 +186,13 @@ func (s *Sender) Send(ctx context.Context, e *digest.Edition) (Stats, error) {
 	}
 	finished := false
 	defer func() { lease.Release(finished) }()
+	// Messages an interrupted send had the relay accept and had not yet
+	// recorded go into the ledger first, whatever the edition's state now.
+	if n, err := s.replayJournal(ctx, e.ID); err != nil {
+		return Stats{}, fmt.Errorf("send %s %s: %w", e.Schedule, e.Date, err)
+	} else if n > 0 {
+		s.cfg.Logger.Info("recorded messages an interrupted send had delivered", "edition", e.Date, "schedule", e.Schedule, "messages", n)
+	}
 	if _, err := s.Start(ctx, e); err != nil {
 		return Stats{}, err
 	}
@@ -194,8 +201,9 @@ func (s *Sender) Send(ctx context.Context, e *digest.Edition) (Stats, error) {
 		return LedgerStats(ctx, s.db.R, e.ID)
 	}
 	host, _ := os.Hostname()
-	// Rows left "sending" by a crash were in flight: send them again. We
-	// hold the lease, so nobody else is sending them.
+	// Rows left "sending" by a crash of a version before the journal were
+	// in flight: send them again. We hold the lease, so nobody else is
+	// sending them.
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued' WHERE edition_id = ? AND status = 'sending'`, e.ID); err != nil {
 			return err
@@ -224,12 +232,17 @@ func (s *Sender) Send(ctx context.Context, e *digest.Edition) (Stats, error) {
 	log := s.cfg.Logger.With("edition", e.Date, "schedule", e.Schedule)
 	log.Info("sending edition", "subscribers", stats.Total, "pending", stats.Pending(), "connections", s.cfg.Connections, "rate", s.cfg.Rate)
 
-	stmts, err := prepareStatements(ctx, s.db.W)
+	stmts, err := prepareStatements(ctx, s.db)
 	if err != nil {
 		return stats, err
 	}
 	defer stmts.close()
-	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e), stmts: stmts, pending: stats.Pending()}
+	jr, err := openJournal(JournalPath(s.db.Path, e.ID))
+	if err != nil {
+		return stats, err
+	}
+	defer jr.close()
+	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e), stmts: stmts, journal: jr, pending: stats.Pending()}
 	if s.cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(s.cfg.Rate), 1)
 	} else {

@@ -173,6 +173,9 @@ func TestSender_Send(t *testing.T) {
 		if _, err := os.Stat(delivery.LeasePath(f.db.Path, f.e.ID)); !os.IsNotExist(err) {
 			t.Fatalf("lock file left behind after a finished send: %v", err)
 		}
+		if _, err := os.Stat(delivery.JournalPath(f.db.Path, f.e.ID)); !os.IsNotExist(err) {
+			t.Fatalf("journal left behind after a finished send: %v", err)
+		}
 		if got := testutil.ToFloat64(prometheusCounter(t, reg, "bothsides_messages_sent_total")); got != 30 {
 			t.Fatalf("bothsides_messages_sent_total = %v, want 30", got)
 		}

@@ -1,0 +1,191 @@
+package delivery
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+
+	"bothsides/sqlite"
+)
+
+// The journal of accepted messages: a file beside the database, one line
+// per message the relay accepted ("SUBSCRIBER_ID MESSAGE_ID\n"), appended
+// by the connection right after the relay's 250 and before that
+// connection's next final dot. The ledger takes the accepted messages in
+// batches (many messages per SQLite transaction instead of one); the
+// journal is what makes that safe: after a crash the next send of the
+// edition replays it into the ledger before anything else, so a message
+// the relay took is never sent again, save the one per connection whose
+// 250 the crash cut off (the relay had it, bothsides had not heard it).
+//
+// An append is one write(2) to a file opened O_APPEND: it is in the
+// kernel's page cache once the call returns, which a killed process does
+// not undo. Like the ledger's synchronous=NORMAL commits, it is not synced
+// to disk: a power cut may lose the last of both.
+
+// JournalPath is the journal of an edition's send for the database at
+// dbPath.
+func JournalPath(dbPath string, editionID int64) string {
+	return fmt.Sprintf("%s-send-%d.sent", dbPath, editionID)
+}
+
+// journal is an open journal. Its methods are safe for concurrent use.
+type journal struct {
+	path string
+	f    *os.File
+	pool sync.Pool // line buffers
+}
+
+func openJournal(path string) (*journal, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open send journal: %w", err)
+	}
+	j := &journal{path: path, f: f}
+	j.pool.New = func() any { b := make([]byte, 0, 128); return &b }
+	return j, nil
+}
+
+// accepted appends one accepted message.
+func (j *journal) accepted(subscriberID int64, msgID string) error {
+	bp := j.pool.Get().(*[]byte)
+	b := strconv.AppendInt((*bp)[:0], subscriberID, 10)
+	b = append(b, ' ')
+	b = append(b, msgID...)
+	b = append(b, '\n')
+	_, err := j.f.Write(b)
+	*bp = b
+	j.pool.Put(bp)
+	if err != nil {
+		return fmt.Errorf("send journal %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// clear empties the journal once the ledger holds all it says.
+func (j *journal) clear() error {
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("send journal %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// close closes the journal and removes it when it is empty.
+func (j *journal) close() {
+	if st, err := j.f.Stat(); err == nil && st.Size() == 0 {
+		os.Remove(j.path)
+	}
+	j.f.Close()
+}
+
+// journalEntry is one accepted message read back.
+type journalEntry struct {
+	subscriberID int64
+	msgID        string
+}
+
+// readJournal reads the accepted messages a send left in path; a last line
+// cut short by a crash is ignored (its message was not confirmed before
+// any next dot, so it is the one duplicate of its connection at most).
+func readJournal(path string) ([]journalEntry, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read send journal: %w", err)
+	}
+	var out []journalEntry
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 1024), 1<<20)
+	complete := bytes.LastIndexByte(b, '\n') + 1
+	read := 0
+	for line := 1; sc.Scan(); line++ {
+		read += len(sc.Bytes()) + 1
+		if read > complete {
+			break
+		}
+		id, msgID, ok := bytes.Cut(sc.Bytes(), []byte(" "))
+		n, err := strconv.ParseInt(string(id), 10, 64)
+		if !ok || err != nil || n <= 0 || len(msgID) == 0 {
+			return nil, fmt.Errorf("send journal %s line %d: %q is not \"SUBSCRIBER_ID MESSAGE_ID\"", path, line, short(sc.Text()))
+		}
+		out = append(out, journalEntry{subscriberID: n, msgID: string(msgID)})
+	}
+	return out, sc.Err()
+}
+
+func short(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+// markSentJSON marks the deliveries of a JSON array of
+// [subscriber_id, message_id] pairs sent, in one statement: the batch of a
+// ledger transaction, or a journal replayed. A row already settled is left
+// as it is, and so is one that is gone (its subscriber removed meanwhile).
+// It is an upsert of rows known to exist, not an UPDATE … FROM
+// json_each(…): SQLite plans that one with the ledger as the outer loop
+// (every queued row of the edition, for each batch), the upsert with the
+// batch as the outer loop and one primary-key look-up per message.
+const markSentJSON = `INSERT INTO deliveries (edition_id, subscriber_id, created_at, updated_at, message_id)
+		SELECT ?2, j.value ->> 0, ?1, ?1, j.value ->> 1 FROM json_each(?3) AS j
+		WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.edition_id = ?2 AND d.subscriber_id = j.value ->> 0)
+	ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'sent', attempts = attempts + 1, last_code = 250,
+		last_reply = '250 accepted', sent_at = excluded.updated_at, updated_at = excluded.updated_at,
+		next_attempt_at = NULL, message_id = excluded.message_id
+	WHERE deliveries.status IN ('queued', 'sending', 'retry')`
+
+// appendPair appends [id,"msgID"] to a JSON array being built.
+func appendPair(dst []byte, id int64, msgID string) []byte {
+	if len(dst) == 0 {
+		dst = append(dst, '[')
+	} else {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '[')
+	dst = strconv.AppendInt(dst, id, 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendQuote(dst, msgID)
+	return append(dst, ']')
+}
+
+// replayJournal brings into the ledger what an interrupted send of the
+// edition journaled and had not recorded, and empties the journal. It runs
+// under the edition's lease, before the send goes on.
+func (s *Sender) replayJournal(ctx context.Context, editionID int64) (int64, error) {
+	path := JournalPath(s.db.Path, editionID)
+	entries, err := readJournal(path)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	var arr []byte
+	for _, e := range entries {
+		arr = appendPair(arr, e.subscriberID, e.msgID)
+	}
+	arr = append(arr, ']')
+	var n int64
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, markSentJSON, sqlite.Time(s.db.Now()), editionID, string(arr))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("replay send journal %s: %w", path, err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		return n, fmt.Errorf("send journal %s: %w", path, err)
+	}
+	return n, nil
+}
