@@ -45,7 +45,7 @@ func prepareStatements(ctx context.Context, db *sqlite.DB) (*statements, error) 
 				ELSE COALESCE((SELECT CASE WHEN status = 'active' THEN 'paused' ELSE status END
 					FROM subscribers WHERE id = ?2), 'removed') END
 		FROM editions e WHERE e.id = ?1`)
-	st.sent = prep(db.W, markSentJSON)
+	st.sent = prep(db.W, markSent)
 	if err != nil {
 		st.close()
 		return nil, fmt.Errorf("prepare ledger statements: %w", err)
@@ -86,7 +86,8 @@ const (
 
 // commitLoop records outcomes. Accepted messages (journaled by their
 // connection already) and skipped readers are recorded in batches, every
-// flushEvery or flushAt outcomes; a failure is recorded at once, with the
+// flushEvery or flushAt outcomes (one transaction's fixed cost, its
+// commit and the WAL's page writes, shared by them all); a failure is recorded at once, with the
 // batch before it, while its connection waits: the breaker and the bounce
 // counts see the outcomes in order. No transaction is ever open during an
 // SMTP exchange.
@@ -127,27 +128,29 @@ type tally struct {
 }
 
 // commit records a batch of outcomes in one transaction: the accepted
-// messages in one statement, then the others in order. answer, when set,
+// messages first, then the others in order. answer, when set,
 // gets the reply.
 func (r *run) commit(ctx context.Context, batch []*outcome, answer chan<- reply) {
 	var t tally
 	err := r.s.db.Tx(ctx, func(tx *sql.Tx) error {
 		t = tally{}
-		r.sentJSON = r.sentJSON[:0]
+		now := sqlite.Time(r.s.db.Now())
+		sent := tx.StmtContext(ctx, r.stmts.sent)
+		accepted := 0
 		for _, o := range batch {
-			if o.accepted() {
-				r.sentJSON = appendPair(r.sentJSON, o.subscriberID, o.msgID)
-				t.latencies = append(t.latencies, o.latency)
+			if !o.accepted() {
+				continue
 			}
-		}
-		if len(r.sentJSON) > 0 {
-			r.sentJSON = append(r.sentJSON, ']')
-			res, err := tx.StmtContext(ctx, r.stmts.sent).ExecContext(ctx, sqlite.Time(r.s.db.Now()), r.e.ID, string(r.sentJSON))
+			res, err := sent.ExecContext(ctx, now, r.e.ID, o.subscriberID, o.msgID)
 			if err != nil {
-				return fmt.Errorf("record %d deliveries: %w", len(t.latencies), err)
+				return fmt.Errorf("record delivery %d: %w", o.subscriberID, err)
 			}
 			n, _ := res.RowsAffected()
-			t.sent = int(n)
+			t.sent += int(n)
+			t.latencies = append(t.latencies, o.latency)
+			accepted++
+		}
+		if accepted > 0 {
 			r.delivered = true
 			// The relay works: the failures before these were real.
 			if err := r.settleStreak(ctx, tx); err != nil {

@@ -128,35 +128,14 @@ func short(s string) string {
 	return s
 }
 
-// markSentJSON marks the deliveries of a JSON array of
-// [subscriber_id, message_id] pairs sent, in one statement: the batch of a
-// ledger transaction, or a journal replayed. A row already settled is left
-// as it is, and so is one that is gone (its subscriber removed meanwhile).
-// It is an upsert of rows known to exist, not an UPDATE … FROM
-// json_each(…): SQLite plans that one with the ledger as the outer loop
-// (every queued row of the edition, for each batch), the upsert with the
-// batch as the outer loop and one primary-key look-up per message.
-const markSentJSON = `INSERT INTO deliveries (edition_id, subscriber_id, created_at, updated_at, message_id)
-		SELECT ?2, j.value ->> 0, ?1, ?1, j.value ->> 1 FROM json_each(?3) AS j
-		WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.edition_id = ?2 AND d.subscriber_id = j.value ->> 0)
-	ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET status = 'sent', attempts = attempts + 1, last_code = 250,
-		last_reply = '250 accepted', sent_at = excluded.updated_at, updated_at = excluded.updated_at,
-		next_attempt_at = NULL, message_id = excluded.message_id
-	WHERE deliveries.status IN ('queued', 'sending', 'retry')`
-
-// appendPair appends [id,"msgID"] to a JSON array being built.
-func appendPair(dst []byte, id int64, msgID string) []byte {
-	if len(dst) == 0 {
-		dst = append(dst, '[')
-	} else {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, '[')
-	dst = strconv.AppendInt(dst, id, 10)
-	dst = append(dst, ',')
-	dst = strconv.AppendQuote(dst, msgID)
-	return append(dst, ']')
-}
+// markSent marks one delivery sent with its Message-ID: a message of a
+// ledger transaction's batch, or of a journal replayed. A row already
+// settled is left as it is, and so is one that is gone (its subscriber
+// removed meanwhile). Parameters: the time, the edition, the subscriber,
+// the Message-ID.
+const markSent = `UPDATE deliveries SET status = 'sent', attempts = attempts + 1, last_code = 250,
+		last_reply = '250 accepted', sent_at = ?1, updated_at = ?1, next_attempt_at = NULL, message_id = ?4
+	WHERE edition_id = ?2 AND subscriber_id = ?3 AND status IN ('queued', 'sending', 'retry')`
 
 // replayJournal brings into the ledger what an interrupted send of the
 // edition journaled and had not recorded, and empties the journal. It runs
@@ -167,18 +146,23 @@ func (s *Sender) replayJournal(ctx context.Context, editionID int64) (int64, err
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
-	var arr []byte
-	for _, e := range entries {
-		arr = appendPair(arr, e.subscriberID, e.msgID)
-	}
-	arr = append(arr, ']')
 	var n int64
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, markSentJSON, sqlite.Time(s.db.Now()), editionID, string(arr))
+		n = 0
+		st, err := tx.PrepareContext(ctx, markSent)
 		if err != nil {
 			return err
 		}
-		n, _ = res.RowsAffected()
+		defer st.Close()
+		now := sqlite.Time(s.db.Now())
+		for _, e := range entries {
+			res, err := st.ExecContext(ctx, now, editionID, e.subscriberID, e.msgID)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
 		return nil
 	})
 	if err != nil {

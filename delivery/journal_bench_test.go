@@ -81,28 +81,29 @@ func BenchmarkLedger(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer j.close()
-		stmt, err := db.W.Prepare(markSentJSON)
+		stmt, err := db.W.Prepare(markSent)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer stmt.Close()
-		var batch []byte
-		pending := 0
+		var batch []journalEntry
 		flush := func() {
-			batch = append(batch, ']')
 			if err := db.Tx(ctx, func(tx *sql.Tx) error {
-				res, err := tx.Stmt(stmt).Exec(now, 1, string(batch))
-				if err != nil {
-					return err
-				}
-				if got, _ := res.RowsAffected(); got != int64(pending) {
-					return fmt.Errorf("recorded %d of %d", got, pending)
+				st := tx.Stmt(stmt)
+				for _, e := range batch {
+					res, err := st.Exec(now, 1, e.subscriberID, e.msgID)
+					if err != nil {
+						return err
+					}
+					if n, _ := res.RowsAffected(); n != 1 {
+						return fmt.Errorf("delivery %d not recorded", e.subscriberID)
+					}
 				}
 				return nil
 			}); err != nil {
 				b.Fatal(err)
 			}
-			batch, pending = batch[:0], 0
+			batch = batch[:0]
 		}
 		i := int64(0)
 		for b.Loop() {
@@ -113,12 +114,11 @@ func BenchmarkLedger(b *testing.B) {
 			if err := j.accepted(i, id); err != nil {
 				b.Fatal(err)
 			}
-			batch = appendPair(batch, i, id)
-			if pending++; pending == flushAt {
+			if batch = append(batch, journalEntry{i, id}); len(batch) == flushAt {
 				flush()
 			}
 		}
-		if pending > 0 {
+		if len(batch) > 0 {
 			flush()
 		}
 	})

@@ -71,7 +71,6 @@ type run struct {
 	// delivered says whether any message went out since.
 	pending   int
 	delivered bool
-	sentJSON  []byte // the committer's batch, reused
 
 	// per pass
 	jobs   chan job
