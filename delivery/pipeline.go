@@ -363,12 +363,12 @@ func (r *run) settle(o *outcome, answers chan reply) bool {
 		return false
 	}
 	if o.accepted() {
-		if err := r.journal.accepted(o.subscriberID, o.msgID); err == nil {
+		err := r.journal.accepted(o.subscriberID, o.msgID)
+		if err == nil {
 			r.reqs <- &request{done: []*outcome{o}}
 			return true
-		} else {
-			r.setErr(err) // and record it now, as the journal cannot
 		}
+		r.setErr(err) // and record it now, as the journal cannot
 	}
 	r.reqs <- &request{done: []*outcome{o}, reply: answers}
 	rep := <-answers
