@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -42,6 +43,9 @@ type DB struct {
 	// ModeFixes lists the files Open found open to group or others and
 	// tightened to FileMode (or failed to): the caller warns about each.
 	ModeFixes []ModeFix
+
+	commitsOnce sync.Once
+	commits     *Commits
 }
 
 // DSN returns the connection string for path with the pragmas bothsides
@@ -94,6 +98,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.commits.close()
 	var errs []error
 	if db.R != nil {
 		errs = append(errs, db.R.Close())

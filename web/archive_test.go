@@ -242,6 +242,31 @@ func TestArchive(t *testing.T) {
 			t.Error("blindspot not flagged")
 		}
 	})
+	t.Run("ChangedByAnotherProcess", func(t *testing.T) {
+		// The page is cached; then a second handle on the file, with
+		// connections of its own as another process's would be, changes
+		// the story: the next request shows it, with no wait.
+		st := f.stories["arctic-sea-ice-record-november-low"]
+		for range 2 {
+			if code, doc, _ := f.get(t, "/stories/"+st.ID); code != http.StatusOK || doc.Find("h1").Last().Text() != st.Title {
+				t.Fatalf("before: %d %q", code, doc.Find("h1").Last().Text())
+			}
+		}
+		other, err := sqlite.Open(context.Background(), f.db.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		changed := st
+		changed.Title = "Arctic sea ice: the November record, revised"
+		changed.UpdatedAt = st.PublishedAt.Add(time.Hour)
+		if _, err := digest.NewStore(other).Import(context.Background(), []digest.Story{changed}); err != nil {
+			t.Fatal(err)
+		}
+		if code, doc, _ := f.get(t, "/stories/"+st.ID); code != http.StatusOK || doc.Find("h1").Last().Text() != changed.Title {
+			t.Fatalf("after another process's change: %d %q, want %q", code, doc.Find("h1").Last().Text(), changed.Title)
+		}
+	})
 	t.Run("StoryHostile", func(t *testing.T) {
 		st := f.stories["hostile"]
 		code, doc, body := f.get(t, "/stories/hostile")

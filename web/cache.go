@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"bothsides/sqlite"
 )
 
 // pageCache keeps the public pages that only stories and editions decide
@@ -18,7 +20,8 @@ import (
 // gzip form and an ETag. A page is kept with the page generation it was
 // rendered at (digest.Store.Generation, bumped by database triggers on
 // every change a page can show, from any process): a request reads the
-// generation, one indexed row, and is served the copy only if it matches,
+// generation, one indexed row, unless no commit at all was made since the
+// last read (generationSince), and is served the copy only if it matches,
 // so a new story version or an edition that starts sending shows at once.
 // Memory is bounded by maxBytes, least recently used first out. The zero
 // value is ready to use.
@@ -35,6 +38,13 @@ type pageCache struct {
 	// The generation reads: one at a time (see generation).
 	genMu               sync.Mutex
 	genRunning, genNext *genRead
+
+	// The generation last read and the database's commit mark taken just
+	// before that read began (see generationSince).
+	markMu  sync.Mutex
+	mark    sqlite.CommitMark
+	markGen int64
+	marked  bool
 }
 
 // genRead is one read of the page generation, shared by the requests that
@@ -199,13 +209,40 @@ func (c *pageCache) len() int {
 	return len(c.entries)
 }
 
+// generationSince is generation, skipped while the database's commit mark
+// (sqlite.Commits: its WAL-index header, one pread) is the one taken just
+// before the last read: then no connection of any process has committed
+// since, and the generation read then is still the generation. A mark
+// taken before a read pairs with that read's answer, which is at least as
+// new as the mark; a later commit changes the mark, and the next request
+// reads again. When the mark cannot be had, every request reads.
+func (c *pageCache) generationSince(ctx context.Context, commits *sqlite.Commits, read func(context.Context) (int64, error)) (int64, error) {
+	m, ok := commits.Mark()
+	if ok {
+		c.markMu.Lock()
+		if c.marked && c.mark == m {
+			g := c.markGen
+			c.markMu.Unlock()
+			return g, nil
+		}
+		c.markMu.Unlock()
+	}
+	g, err := c.generation(ctx, read)
+	if err == nil && ok {
+		c.markMu.Lock()
+		c.mark, c.markGen, c.marked = m, g, true
+		c.markMu.Unlock()
+	}
+	return g, err
+}
+
 // servePage answers r with the page key: from memory when the copy there
 // was rendered at the current page generation, otherwise rendered by build
 // (which returns an expected error such as errNotFound to refuse, and is
 // not cached then). The answer carries an ETag, a 304 for a matching
 // If-None-Match, and the gzip form when the client accepts it.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, key, cacheControl string, build func(context.Context) ([]byte, error)) {
-	gen, err := s.archive.generation(r.Context(), s.stories.Generation)
+	gen, err := s.archive.generationSince(r.Context(), s.db.Commits(), s.stories.Generation)
 	if err != nil {
 		s.error(w, r, err)
 		return

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"bothsides/internal/testsupport"
+	"bothsides/sqlite"
 )
 
 func TestPageCache_Bounded(t *testing.T) {
@@ -113,5 +116,45 @@ func TestPageCache_GenerationSeesEarlierWrites(t *testing.T) {
 	t.Logf("%d requests, %d reads", requests, reads.Load())
 	if c.genRunning != nil || c.genNext != nil {
 		t.Fatal("a read left running")
+	}
+}
+
+// TestPageCache_GenerationSince: while no commit is made the generation is
+// not read again; a commit (of any connection) makes the next request read.
+func TestPageCache_GenerationSince(t *testing.T) {
+	db, _ := testsupport.MustOpenDB(t)
+	var reads atomic.Int32
+	read := func(ctx context.Context) (int64, error) {
+		reads.Add(1)
+		var n int64
+		err := db.R.QueryRowContext(ctx, `SELECT n FROM page_generation WHERE id = 1`).Scan(&n)
+		return n, err
+	}
+	var c pageCache
+	ctx := context.Background()
+	g0, err := c.generationSince(ctx, db.Commits(), read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if g, err := c.generationSince(ctx, db.Commits(), read); err != nil || g != g0 {
+			t.Fatalf("generation %d, %v; want %d", g, err, g0)
+		}
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d reads with nothing committed, want 1", n)
+	}
+	if _, err := db.W.Exec(`UPDATE page_generation SET n = n + 1 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := c.generationSince(ctx, db.Commits(), read); err != nil || g != g0+1 {
+		t.Fatalf("after a commit: generation %d, %v; want %d", g, err, g0+1)
+	}
+	if n := reads.Load(); n != 2 {
+		t.Fatalf("%d reads after one commit, want 2", n)
+	}
+	// Without a mark (the zero Commits), every call reads.
+	if _, err := c.generationSince(ctx, &sqlite.Commits{}, read); err != nil || reads.Load() != 3 {
+		t.Fatalf("without a mark: %d reads, %v", reads.Load(), err)
 	}
 }
