@@ -86,11 +86,11 @@ const (
 
 // commitLoop records outcomes. Accepted messages (journaled by their
 // connection already) and skipped readers are recorded in batches, every
-// flushEvery or flushAt outcomes (one transaction's fixed cost, its
-// commit and the WAL's page writes, shared by them all); a failure is recorded at once, with the
-// batch before it, while its connection waits: the breaker and the bounce
-// counts see the outcomes in order. No transaction is ever open during an
-// SMTP exchange.
+// flushEvery or flushAt outcomes, so that one transaction's fixed cost
+// (its commit, the WAL's page writes) is shared by them all; a failure is
+// recorded at once, with the batch before it, while its connection waits:
+// the breaker and the bounce counts see the outcomes in order. No
+// transaction is ever open during an SMTP exchange.
 func (r *run) commitLoop(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx) // outcomes are recorded even on shutdown
 	var pend []*outcome
@@ -170,6 +170,11 @@ func (r *run) commit(ctx context.Context, batch []*outcome, answer chan<- reply)
 		r.setErr(fmt.Errorf("ledger: %w", err))
 	} else {
 		r.apply(t)
+		for _, o := range batch {
+			if o.journal != nil {
+				o.journal.done(1)
+			}
+		}
 	}
 	if r.tripped != "" {
 		r.halt()

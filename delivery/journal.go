@@ -8,38 +8,52 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
-	"sync"
+	"strings"
+	"sync/atomic"
 
 	"bothsides/sqlite"
 )
 
-// The journal of accepted messages: a file beside the database, one line
-// per message the relay accepted ("SUBSCRIBER_ID MESSAGE_ID\n"), appended
-// by the connection right after the relay's 250 and before that
-// connection's next final dot. The ledger takes the accepted messages in
-// batches (many messages per SQLite transaction instead of one); the
-// journal is what makes that safe: after a crash the next send of the
-// edition replays it into the ledger before anything else, so a message
-// the relay took is never sent again, save the one per connection whose
-// 250 the crash cut off (the relay had it, bothsides had not heard it).
+// The journal of accepted messages: files beside the database, one per
+// connection of a send, one line per message the relay accepted
+// ("SUBSCRIBER_ID MESSAGE_ID\n"), appended by the connection right after
+// the relay's 250 and before that connection's next final dot. The ledger
+// takes the accepted messages in batches (many messages per SQLite
+// transaction instead of one); the journal is what makes that safe: after a
+// crash the next send of the edition replays it into the ledger before
+// anything else, so a message the relay took is never sent again, save the
+// one per connection whose 250 the crash cut off (the relay had it,
+// bothsides had not heard it).
 //
 // An append is one write(2) to a file opened O_APPEND: it is in the
 // kernel's page cache once the call returns, which a killed process does
 // not undo. Like the ledger's synchronous=NORMAL commits, it is not synced
-// to disk: a power cut may lose the last of both.
+// to disk: a power cut may lose the last of both. A connection empties its
+// file, before an append, once the file has grown past journalMax and the
+// ledger holds every line in it: a file stays small however long the list.
 
 // JournalPath is the journal of an edition's send for the database at
-// dbPath.
+// dbPath: the connections' files are this name with ".1", ".2"... added;
+// a file of this very name is read too.
 func JournalPath(dbPath string, editionID int64) string {
 	return fmt.Sprintf("%s-send-%d.sent", dbPath, editionID)
 }
 
-// journal is an open journal. Its methods are safe for concurrent use.
+// journalMax is the size past which a connection's journal is emptied
+// once the ledger holds all of it.
+const journalMax = 1 << 20
+
+// journal is one connection's journal file. accepted is called by that
+// connection alone; done by the committer.
 type journal struct {
-	path string
-	f    *os.File
-	pool sync.Pool // line buffers
+	path      string
+	f         *os.File
+	buf       []byte
+	size      int64
+	appended  int64        // lines written since the file was last emptied
+	committed atomic.Int64 // of those, lines the ledger holds
 }
 
 func openJournal(path string) (*journal, error) {
@@ -47,32 +61,45 @@ func openJournal(path string) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open send journal: %w", err)
 	}
-	j := &journal{path: path, f: f}
-	j.pool.New = func() any { b := make([]byte, 0, 128); return &b }
+	j := &journal{path: path, f: f, buf: make([]byte, 0, 128)}
+	if st, err := f.Stat(); err == nil {
+		j.size = st.Size()
+	}
 	return j, nil
 }
 
 // accepted appends one accepted message.
 func (j *journal) accepted(subscriberID int64, msgID string) error {
-	bp := j.pool.Get().(*[]byte)
-	b := strconv.AppendInt((*bp)[:0], subscriberID, 10)
+	if j.size >= journalMax && j.committed.Load() == j.appended {
+		if err := j.f.Truncate(0); err != nil {
+			return fmt.Errorf("send journal %s: %w", j.path, err)
+		}
+		j.size, j.appended = 0, 0
+		j.committed.Store(0)
+	}
+	b := strconv.AppendInt(j.buf[:0], subscriberID, 10)
 	b = append(b, ' ')
 	b = append(b, msgID...)
 	b = append(b, '\n')
-	_, err := j.f.Write(b)
-	*bp = b
-	j.pool.Put(bp)
-	if err != nil {
+	j.buf = b
+	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("send journal %s: %w", j.path, err)
 	}
+	j.size += int64(len(b))
+	j.appended++
 	return nil
 }
+
+// done is the committer's: n more lines of j are in the ledger.
+func (j *journal) done(n int64) { j.committed.Add(n) }
 
 // clear empties the journal once the ledger holds all it says.
 func (j *journal) clear() error {
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("send journal %s: %w", j.path, err)
 	}
+	j.size, j.appended = 0, 0
+	j.committed.Store(0)
 	return nil
 }
 
@@ -82,6 +109,26 @@ func (j *journal) close() {
 		os.Remove(j.path)
 	}
 	j.f.Close()
+}
+
+// journalFiles lists the journal files of an edition's send.
+func journalFiles(dbPath string, editionID int64) ([]string, error) {
+	base := JournalPath(dbPath, editionID)
+	dir, name := filepath.Split(base)
+	if dir == "" {
+		dir = "."
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read send journals: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if n := e.Name(); n == name || strings.HasPrefix(n, name+".") {
+			out = append(out, filepath.Join(dir, n))
+		}
+	}
+	return out, nil
 }
 
 // journalEntry is one accepted message read back.
@@ -138,13 +185,23 @@ const markSent = `UPDATE deliveries SET status = 'sent', attempts = attempts + 1
 	WHERE edition_id = ?2 AND subscriber_id = ?3 AND status IN ('queued', 'sending', 'retry')`
 
 // replayJournal brings into the ledger what an interrupted send of the
-// edition journaled and had not recorded, and empties the journal. It runs
-// under the edition's lease, before the send goes on.
+// edition journaled and had not recorded, and removes its journals. It
+// runs under the edition's lease, before the send goes on.
 func (s *Sender) replayJournal(ctx context.Context, editionID int64) (int64, error) {
-	path := JournalPath(s.db.Path, editionID)
-	entries, err := readJournal(path)
-	if err != nil || len(entries) == 0 {
+	paths, err := journalFiles(s.db.Path, editionID)
+	if err != nil {
 		return 0, err
+	}
+	var entries []journalEntry
+	for _, p := range paths {
+		e, err := readJournal(p)
+		if err != nil {
+			return 0, err
+		}
+		entries = append(entries, e...)
+	}
+	if len(entries) == 0 {
+		return 0, nil
 	}
 	var n int64
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -166,10 +223,12 @@ func (s *Sender) replayJournal(ctx context.Context, editionID int64) (int64, err
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("replay send journal %s: %w", path, err)
+		return 0, fmt.Errorf("replay send journals %s: %w", strings.Join(paths, ", "), err)
 	}
-	if err := os.Truncate(path, 0); err != nil {
-		return n, fmt.Errorf("send journal %s: %w", path, err)
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil {
+			return n, fmt.Errorf("send journal %s: %w", p, err)
+		}
 	}
 	return n, nil
 }

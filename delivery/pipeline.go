@@ -33,7 +33,8 @@ type outcome struct {
 	msgID   string
 	err     error
 	unsent  bool   // released without an SMTP transaction (shutdown, pause)
-	skipped string // not sent: why the subscriber may not be mailed now
+	skipped string   // not sent: why the subscriber may not be mailed now
+	journal *journal // the journal it was appended to, if any
 	latency time.Duration
 }
 
@@ -54,9 +55,11 @@ type reply struct {
 
 // run is one Send: the state that outlives a pass.
 type run struct {
-	stmts   *statements
-	journal *journal
-	s       *Sender
+	stmts *statements
+	// journals are the connections' journal files, the ith connection's
+	// at i, opened by the first pass and kept for the send.
+	journals []*journal
+	s        *Sender
 	e       *digest.Edition
 	mail    *editionMail
 	log     *slog.Logger
@@ -122,6 +125,13 @@ func (r *run) setErr(err error) {
 // many it claimed.
 func (r *run) pass(ctx context.Context) (int64, error) {
 	k := r.s.cfg.Connections
+	for i := len(r.journals); i < k; i++ {
+		j, err := openJournal(fmt.Sprintf("%s.%d", JournalPath(r.s.db.Path, r.e.ID), i+1))
+		if err != nil {
+			return 0, err
+		}
+		r.journals = append(r.journals, j)
+	}
 	r.jobs = make(chan job, k)
 	r.reqs = make(chan *request, k)
 	r.stopCh = make(chan struct{})
@@ -135,13 +145,13 @@ func (r *run) pass(ctx context.Context) (int64, error) {
 		r.commitLoop(ctx)
 	}()
 	var workers sync.WaitGroup
-	for range k {
+	for i := range k {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			conn := r.s.dial()
 			defer conn.Close()
-			r.work(ctx, conn)
+			r.work(ctx, conn, r.journals[i])
 		}()
 	}
 	produced := make(chan struct{})
@@ -168,8 +178,10 @@ func (r *run) pass(ctx context.Context) (int64, error) {
 		return r.claims.Load(), *p
 	}
 	// Every accepted message of the pass is in the ledger now.
-	if err := r.journal.clear(); err != nil {
-		return r.claims.Load(), err
+	for _, j := range r.journals {
+		if err := j.clear(); err != nil {
+			return r.claims.Load(), err
+		}
 	}
 	return r.claims.Load(), nil
 }
@@ -240,7 +252,7 @@ func (r *run) page(ctx context.Context, after int64) ([]job, error) {
 // moment each connection has at most one message accepted but in neither
 // journal nor ledger: that bounds the duplicates after a crash by the
 // number of connections.
-func (r *run) work(ctx context.Context, conn Conn) {
+func (r *run) work(ctx context.Context, conn Conn, jr *journal) {
 	// Two buffers: the next message may be built while this one is still
 	// going out, so that its commands go with this one's final dot.
 	var bufs [2][]byte
@@ -314,7 +326,7 @@ func (r *run) work(ctx context.Context, conn Conn) {
 		}
 		o := r.deliver(ctx, conn, cur, curID, pre, &bufs[k], confirm, handNext)
 		cur, pre = nil, nil
-		if !r.settle(o, answers) || o.unsent {
+		if !r.settle(o, jr, answers) || o.unsent {
 			return // the rows not begun are still queued
 		}
 		switch {
@@ -358,13 +370,14 @@ func (r *run) skip(j *job, why string) {
 // settle hands an outcome to the committer: an accepted message is
 // journaled first and recorded in the next batch; a failure is recorded
 // now. It says whether the connection may go on.
-func (r *run) settle(o *outcome, answers chan reply) bool {
+func (r *run) settle(o *outcome, jr *journal, answers chan reply) bool {
 	if o.unsent {
 		return false
 	}
 	if o.accepted() {
-		err := r.journal.accepted(o.subscriberID, o.msgID)
+		err := jr.accepted(o.subscriberID, o.msgID)
 		if err == nil {
+			o.journal = jr
 			r.reqs <- &request{done: []*outcome{o}}
 			return true
 		}

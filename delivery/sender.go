@@ -237,12 +237,12 @@ func (s *Sender) Send(ctx context.Context, e *digest.Edition) (Stats, error) {
 		return stats, err
 	}
 	defer stmts.close()
-	jr, err := openJournal(JournalPath(s.db.Path, e.ID))
-	if err != nil {
-		return stats, err
-	}
-	defer jr.close()
-	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e), stmts: stmts, journal: jr, pending: stats.Pending()}
+	r := &run{s: s, e: e, mail: mail, log: log, variants: newVariants(mail, e), stmts: stmts, pending: stats.Pending()}
+	defer func() {
+		for _, j := range r.journals {
+			j.close()
+		}
+	}()
 	if s.cfg.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(s.cfg.Rate), 1)
 	} else {
