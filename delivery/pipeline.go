@@ -32,7 +32,7 @@ type outcome struct {
 	job
 	msgID   string
 	err     error
-	unsent  bool   // released without an SMTP transaction (shutdown, pause)
+	unsent  bool     // released without an SMTP transaction (shutdown, pause)
 	skipped string   // not sent: why the subscriber may not be mailed now
 	journal *journal // the journal it was appended to, if any
 	latency time.Duration
@@ -60,10 +60,10 @@ type run struct {
 	// at i, opened by the first pass and kept for the send.
 	journals []*journal
 	s        *Sender
-	e       *digest.Edition
-	mail    *editionMail
-	log     *slog.Logger
-	limiter *rate.Limiter
+	e        *digest.Edition
+	mail     *editionMail
+	log      *slog.Logger
+	limiter  *rate.Limiter
 	// variants holds the edition rendered per favoured-topic variant.
 	variants *variants
 	// streak holds the failures since the last success, in commit order;
