@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -149,23 +148,20 @@ func readJournal(path string) ([]journalEntry, error) {
 		return nil, fmt.Errorf("read send journal: %w", err)
 	}
 	var out []journalEntry
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 1024), 1<<20)
-	complete := bytes.LastIndexByte(b, '\n') + 1
-	read := 0
-	for line := 1; sc.Scan(); line++ {
-		read += len(sc.Bytes()) + 1
-		if read > complete {
-			break
+	complete := b[:bytes.LastIndexByte(b, '\n')+1]
+	for i, ln := range bytes.SplitAfter(complete, []byte("\n")) {
+		if len(ln) == 0 {
+			break // after the last newline
 		}
-		id, msgID, ok := bytes.Cut(sc.Bytes(), []byte(" "))
+		ln = ln[:len(ln)-1]
+		id, msgID, ok := bytes.Cut(ln, []byte(" "))
 		n, err := strconv.ParseInt(string(id), 10, 64)
 		if !ok || err != nil || n <= 0 || len(msgID) == 0 {
-			return nil, fmt.Errorf("send journal %s line %d: %q is not \"SUBSCRIBER_ID MESSAGE_ID\"", path, line, short(sc.Text()))
+			return nil, fmt.Errorf("send journal %s line %d: %q is not \"SUBSCRIBER_ID MESSAGE_ID\"", path, i+1, short(string(ln)))
 		}
 		out = append(out, journalEntry{subscriberID: n, msgID: string(msgID)})
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 func short(s string) string {
