@@ -184,15 +184,13 @@ func (r *run) commit(ctx context.Context, batch []*outcome, answer chan<- reply)
 	}
 }
 
-// record writes one outcome into the ledger.
+// record writes into the ledger an outcome other than an accepted message
+// (commit records those): a skipped reader, or a refusal or retry.
 func (r *run) record(ctx context.Context, tx *sql.Tx, o *outcome, t *tally) error {
 	cfg := &r.s.cfg
 	nowT := r.s.db.Now()
 	now := sqlite.Time(nowT)
 	id := o.subscriberID
-	if o.unsent {
-		return nil // never begun: the row is still queued
-	}
 	if o.skipped != "" {
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', last_reply = 'not sent: subscriber is ' || ?,
 				updated_at = ?, next_attempt_at = NULL

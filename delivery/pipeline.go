@@ -326,7 +326,7 @@ func (r *run) work(ctx context.Context, conn Conn, jr *journal) {
 		}
 		o := r.deliver(ctx, conn, cur, curID, pre, &bufs[k], confirm, handNext)
 		cur, pre = nil, nil
-		if !r.settle(o, jr, answers) || o.unsent {
+		if !r.settle(o, jr, answers) {
 			return // the rows not begun are still queued
 		}
 		switch {
